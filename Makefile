@@ -1,0 +1,38 @@
+# The two commands of the README. Both set up .venv on first use (pinned set from
+# constraints.txt, the package editable), so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: book test setup unit nbval lock clean
+
+book: setup
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	@echo "The book is in _build/html: open _build/html/index.html"
+
+test: setup unit nbval
+
+unit: setup
+	$(BIN)/pytest tests
+
+# Strict: every stored output of every chapter is compared with a fresh run.
+nbval: setup
+	$(BIN)/pytest --nbval --nbval-current-env --nbval-cell-timeout=300 book
+
+setup: $(STAMP)
+
+$(STAMP): constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[book,test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Re-pin the tested set after changing a range in pyproject.toml.
+lock: setup
+	(echo "# The tested set: make and environment.yml install exactly these. Regenerate with 'make lock'."; \
+	 $(BIN)/python -m pip freeze --exclude-editable | grep -v '^backbones-tutorial') > constraints.txt
+
+clean:
+	rm -rf _build

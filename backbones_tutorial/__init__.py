@@ -1,0 +1,13 @@
+"""Companion package of the book "CNN backbones in PyTorch"."""
+
+from .blocks import BasicBlock, Bottleneck, conv1x1, conv3x3, projection
+from .resnet import ResNet, resnet, resnet18, resnet34, resnet50, resnet101, resnet152
+from .shapes import check_claim, claims_table, find_claim, measure
+
+__all__ = [
+    "BasicBlock", "Bottleneck", "conv1x1", "conv3x3", "projection",
+    "ResNet", "resnet", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+    "check_claim", "claims_table", "find_claim", "measure",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,116 @@
+"""The residual blocks of ResNet, written from scratch.
+
+Attribute names follow torchvision (``conv1``, ``bn1``, ``conv2``, ``bn2``, ``conv3``,
+``bn3``, ``relu``, ``downsample``) so that torchvision's state dicts load strictly.
+
+Shape glossary used in the comments: ``(B, C, H, W)``; a stride-2 step is written ``H/2``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.fx
+from torch import nn
+
+from .checks import check_batch
+
+torch.fx.wrap("check_batch")
+
+NormLayer = Callable[[int], nn.Module]
+
+
+def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    """3x3 convolution with padding 1: keeps H and W at stride 1, halves them at stride 2."""
+    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    """1x1 convolution: changes the channel count (and subsamples when stride > 1)."""
+    return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
+
+
+def projection(in_planes: int, out_planes: int, stride: int, norm_layer: NormLayer = nn.BatchNorm2d) -> nn.Sequential:
+    """The projection shortcut: a strided 1x1 conv and a norm, used where F(x) and x differ in shape."""
+    return nn.Sequential(conv1x1(in_planes, out_planes, stride), norm_layer(out_planes))
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions and a shortcut: out = relu(F(x) + shortcut(x)). Used by ResNet18/34."""
+
+    expansion: int = 1
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        norm_layer: NormLayer = nn.BatchNorm2d,
+    ) -> None:
+        super().__init__()
+        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.bn1 = norm_layer(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = norm_layer(planes)
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_batch(x, self.conv1.in_channels, type(self).__name__)
+        identity = x  # (B, C_in, H, W)
+
+        out = self.relu(self.bn1(self.conv1(x)))  # (B, planes, H/s, W/s)
+        out = self.bn2(self.conv2(out))  # (B, planes, H/s, W/s)
+
+        if self.downsample is not None:
+            identity = self.downsample(x)  # (B, planes, H/s, W/s)
+
+        out += identity
+        return self.relu(out)
+
+
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3, 1x1 expand (by ``expansion`` = 4), plus a shortcut. Used by ResNet50/101/152.
+
+    The stride sits on the 3x3 convolution (ResNet v1.5), as in torchvision; the original
+    paper put it on the first 1x1.
+    """
+
+    expansion: int = 4
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        norm_layer: NormLayer = nn.BatchNorm2d,
+    ) -> None:
+        super().__init__()
+        width = planes
+        self.conv1 = conv1x1(inplanes, width)
+        self.bn1 = norm_layer(width)
+        self.conv2 = conv3x3(width, width, stride)
+        self.bn2 = norm_layer(width)
+        self.conv3 = conv1x1(width, planes * self.expansion)
+        self.bn3 = norm_layer(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_batch(x, self.conv1.in_channels, type(self).__name__)
+        identity = x  # (B, C_in, H, W)
+
+        out = self.relu(self.bn1(self.conv1(x)))  # (B, planes, H, W)
+        out = self.relu(self.bn2(self.conv2(out)))  # (B, planes, H/s, W/s)
+        out = self.bn3(self.conv3(out))  # (B, 4*planes, H/s, W/s)
+
+        if self.downsample is not None:
+            identity = self.downsample(x)  # (B, 4*planes, H/s, W/s)
+
+        out += identity
+        return self.relu(out)

@@ -1,0 +1,117 @@
+"""The claims record: every shape and parameter count the book states, as data.
+
+Each claim names a model of ``shapes.BUILDERS``, an input shape (one sample, batch left out),
+and for each top-level child in call order its output shape and parameter count, then the
+model's output shape and total parameter count. ``shapes.check_claim`` measures the model
+with torchinfo and fails on any difference; the tests check every claim, and the chapters
+render their tables through the same function.
+
+Where the numbers come from, independently of the package's code:
+- output sizes and channels: Table 1 of He et al. (2015), and the conv arithmetic
+  ``out = floor((in + 2*padding - kernel) / stride) + 1`` for sizes other than 224;
+- parameters: ``k*k*c_in*c_out`` per bias-free conv, ``2*c`` per BatchNorm (weight and bias),
+  ``c_in*c_out + c_out`` per Linear, summed per stage;
+- totals: equal to ``num_params`` in torchvision's weights metadata (the tests check this).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    shape: tuple[int, ...]  # (C, H, W) or (features,), batch left out
+    params: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    model: str
+    input_shape: tuple[int, ...]
+    stages: tuple[Stage, ...]
+    output_shape: tuple[int, ...]
+    total_params: int
+
+
+S = Stage
+
+CLAIMS: tuple[Claim, ...] = (
+    # --- Chapter 1: residual blocks on a layer1-sized input -----------------------------------
+    Claim(
+        "basic_block_identity", (64, 56, 56),
+        (S("conv1", (64, 56, 56), 36_864), S("bn1", (64, 56, 56), 128), S("relu", (64, 56, 56), 0),
+         S("conv2", (64, 56, 56), 36_864), S("bn2", (64, 56, 56), 128)),
+        (64, 56, 56), 73_984,
+    ),
+    Claim(
+        "basic_block_projection", (64, 56, 56),
+        (S("conv1", (128, 28, 28), 73_728), S("bn1", (128, 28, 28), 256), S("relu", (128, 28, 28), 0),
+         S("conv2", (128, 28, 28), 147_456), S("bn2", (128, 28, 28), 256),
+         S("downsample", (128, 28, 28), 8_448)),
+        (128, 28, 28), 230_144,
+    ),
+    Claim(
+        "bottleneck_projection", (64, 56, 56),
+        (S("conv1", (64, 56, 56), 4_096), S("bn1", (64, 56, 56), 128), S("relu", (64, 56, 56), 0),
+         S("conv2", (64, 56, 56), 36_864), S("bn2", (64, 56, 56), 128),
+         S("conv3", (256, 56, 56), 16_384), S("bn3", (256, 56, 56), 512),
+         S("downsample", (256, 56, 56), 16_896)),
+        (256, 56, 56), 75_008,
+    ),
+    # --- Chapter 2: the five depths at 224x224 ------------------------------------------------
+    Claim(
+        "resnet18", (3, 224, 224),
+        (S("conv1", (64, 112, 112), 9_408), S("bn1", (64, 112, 112), 128), S("relu", (64, 112, 112), 0),
+         S("maxpool", (64, 56, 56), 0), S("layer1", (64, 56, 56), 147_968),
+         S("layer2", (128, 28, 28), 525_568), S("layer3", (256, 14, 14), 2_099_712),
+         S("layer4", (512, 7, 7), 8_393_728), S("avgpool", (512, 1, 1), 0), S("fc", (1000,), 513_000)),
+        (1000,), 11_689_512,
+    ),
+    Claim(
+        "resnet34", (3, 224, 224),
+        (S("conv1", (64, 112, 112), 9_408), S("bn1", (64, 112, 112), 128), S("relu", (64, 112, 112), 0),
+         S("maxpool", (64, 56, 56), 0), S("layer1", (64, 56, 56), 221_952),
+         S("layer2", (128, 28, 28), 1_116_416), S("layer3", (256, 14, 14), 6_822_400),
+         S("layer4", (512, 7, 7), 13_114_368), S("avgpool", (512, 1, 1), 0), S("fc", (1000,), 513_000)),
+        (1000,), 21_797_672,
+    ),
+    Claim(
+        "resnet50", (3, 224, 224),
+        (S("conv1", (64, 112, 112), 9_408), S("bn1", (64, 112, 112), 128), S("relu", (64, 112, 112), 0),
+         S("maxpool", (64, 56, 56), 0), S("layer1", (256, 56, 56), 215_808),
+         S("layer2", (512, 28, 28), 1_219_584), S("layer3", (1024, 14, 14), 7_098_368),
+         S("layer4", (2048, 7, 7), 14_964_736), S("avgpool", (2048, 1, 1), 0),
+         S("fc", (1000,), 2_049_000)),
+        (1000,), 25_557_032,
+    ),
+    Claim(
+        "resnet101", (3, 224, 224),
+        (S("conv1", (64, 112, 112), 9_408), S("bn1", (64, 112, 112), 128), S("relu", (64, 112, 112), 0),
+         S("maxpool", (64, 56, 56), 0), S("layer1", (256, 56, 56), 215_808),
+         S("layer2", (512, 28, 28), 1_219_584), S("layer3", (1024, 14, 14), 26_090_496),
+         S("layer4", (2048, 7, 7), 14_964_736), S("avgpool", (2048, 1, 1), 0),
+         S("fc", (1000,), 2_049_000)),
+        (1000,), 44_549_160,
+    ),
+    Claim(
+        "resnet152", (3, 224, 224),
+        (S("conv1", (64, 112, 112), 9_408), S("bn1", (64, 112, 112), 128), S("relu", (64, 112, 112), 0),
+         S("maxpool", (64, 56, 56), 0), S("layer1", (256, 56, 56), 215_808),
+         S("layer2", (512, 28, 28), 2_339_840), S("layer3", (1024, 14, 14), 40_613_888),
+         S("layer4", (2048, 7, 7), 14_964_736), S("avgpool", (2048, 1, 1), 0),
+         S("fc", (1000,), 2_049_000)),
+        (1000,), 60_192_808,
+    ),
+    # --- Chapter 2: an odd, non-square input (225 x 300) ------------------------------------
+    # H: 225 -> 113 -> 57 -> 57 -> 29 -> 15 -> 8;  W: 300 -> 150 -> 75 -> 75 -> 38 -> 19 -> 10
+    Claim(
+        "resnet34", (3, 225, 300),
+        (S("conv1", (64, 113, 150), 9_408), S("bn1", (64, 113, 150), 128), S("relu", (64, 113, 150), 0),
+         S("maxpool", (64, 57, 75), 0), S("layer1", (64, 57, 75), 221_952),
+         S("layer2", (128, 29, 38), 1_116_416), S("layer3", (256, 15, 19), 6_822_400),
+         S("layer4", (512, 8, 10), 13_114_368), S("avgpool", (512, 1, 1), 0), S("fc", (1000,), 513_000)),
+        (1000,), 21_797_672,
+    ),
+)

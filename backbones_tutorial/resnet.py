@@ -1,0 +1,122 @@
+"""ResNet from scratch: one general class, and a factory per depth that only states numbers.
+
+The attribute names are torchvision's, so ``ResNet.load_state_dict(tv_model.state_dict())``
+works strictly and the two models compute the same function.
+"""
+
+from __future__ import annotations
+
+from typing import Type
+
+import torch
+import torch.fx
+from torch import nn
+
+from .blocks import BasicBlock, Bottleneck, NormLayer, projection
+from .checks import check_batch, check_choice
+
+torch.fx.wrap("check_batch")
+
+Block = Type[BasicBlock | Bottleneck]
+
+
+class ResNet(nn.Module):
+    """Stem (7x7/2 conv, BN, ReLU, 3x3/2 max-pool), four stages of residual blocks, and a head.
+
+    Each stage after the first halves H and W in its first block and doubles the channels.
+    """
+
+    def __init__(
+        self,
+        block: Block,
+        layers: list[int],
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        zero_init_residual: bool = False,
+        norm_layer: NormLayer = nn.BatchNorm2d,
+    ) -> None:
+        super().__init__()
+        if block not in (BasicBlock, Bottleneck):
+            raise TypeError(f"block must be BasicBlock or Bottleneck, got {block!r}")
+        if len(layers) != 4 or any(not isinstance(n, int) or n < 1 for n in layers):
+            raise ValueError(f"layers must be four positive block counts, e.g. [3, 4, 6, 3]; got {layers!r}")
+        self._norm_layer = norm_layer
+        self.inplanes = 64
+
+        self.conv1 = nn.Conv2d(in_channels, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = norm_layer(self.inplanes)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(block, 64, layers[0])
+        self.layer2 = self._make_layer(block, 128, layers[1], stride=2)
+        self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
+        self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512 * block.expansion, num_classes)
+
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+        if zero_init_residual:  # each block then starts as the identity
+            for m in self.modules():
+                if isinstance(m, Bottleneck):
+                    nn.init.constant_(m.bn3.weight, 0)
+                elif isinstance(m, BasicBlock):
+                    nn.init.constant_(m.bn2.weight, 0)
+
+    def _make_layer(self, block: Block, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
+        """One stage: a first block that may change shape (projection shortcut), then identity blocks."""
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = projection(self.inplanes, planes * block.expansion, stride, self._norm_layer)
+        layers = [block(self.inplanes, planes, stride, downsample, self._norm_layer)]
+        self.inplanes = planes * block.expansion
+        layers += [block(self.inplanes, planes, norm_layer=self._norm_layer) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_batch(x, self.conv1.in_channels, type(self).__name__)
+        x = self.relu(self.bn1(self.conv1(x)))  # (B, 64, H/2, W/2)
+        x = self.maxpool(x)  # (B, 64, H/4, W/4)
+
+        x = self.layer1(x)  # (B, 64*e, H/4, W/4)
+        x = self.layer2(x)  # (B, 128*e, H/8, W/8)
+        x = self.layer3(x)  # (B, 256*e, H/16, W/16)
+        x = self.layer4(x)  # (B, 512*e, H/32, W/32)
+
+        x = self.avgpool(x)  # (B, 512*e, 1, 1)
+        x = torch.flatten(x, 1)  # (B, 512*e)
+        return self.fc(x)  # (B, num_classes)
+
+
+# Blocks per stage from Table 1 of He et al., "Deep Residual Learning for Image Recognition" (2015).
+def resnet18(**kwargs) -> ResNet:
+    return ResNet(BasicBlock, [2, 2, 2, 2], **kwargs)
+
+
+def resnet34(**kwargs) -> ResNet:
+    return ResNet(BasicBlock, [3, 4, 6, 3], **kwargs)
+
+
+def resnet50(**kwargs) -> ResNet:
+    return ResNet(Bottleneck, [3, 4, 6, 3], **kwargs)
+
+
+def resnet101(**kwargs) -> ResNet:
+    return ResNet(Bottleneck, [3, 4, 23, 3], **kwargs)
+
+
+def resnet152(**kwargs) -> ResNet:
+    return ResNet(Bottleneck, [3, 8, 36, 3], **kwargs)
+
+
+RESNETS = {18: resnet18, 34: resnet34, 50: resnet50, 101: resnet101, 152: resnet152}
+
+
+def resnet(depth: int, **kwargs) -> ResNet:
+    """A randomly initialised ResNet of the given depth."""
+    check_choice(depth, RESNETS, "ResNet depth")
+    return RESNETS[depth](**kwargs)

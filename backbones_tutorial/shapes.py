@@ -1,0 +1,98 @@
+"""Measuring models with torchinfo and checking them against the claims record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torchinfo import summary
+
+from . import blocks
+from .resnet import RESNETS
+from .checks import check_choice
+from .claims import CLAIMS, Claim, Stage
+from .display import Table, fmt_int, fmt_shape
+
+# Every model a claim can name, built fresh and randomly initialised (shapes and counts do not
+# depend on the weights).
+BUILDERS: dict[str, Callable[[], nn.Module]] = {
+    "basic_block_identity": lambda: blocks.BasicBlock(64, 64),
+    "basic_block_projection": lambda: blocks.BasicBlock(64, 128, stride=2, downsample=blocks.projection(64, 128, 2)),
+    "bottleneck_projection": lambda: blocks.Bottleneck(64, 64, downsample=blocks.projection(64, 256, 1)),
+    **{f"resnet{d}": factory for d, factory in RESNETS.items()},
+}
+
+
+class ClaimMismatch(AssertionError):
+    """A model measured differently from what the claims record says."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    stages: tuple[Stage, ...]
+    output_shape: tuple[int, ...]
+    total_params: int
+
+
+def measure(model: nn.Module, input_shape: tuple[int, ...]) -> Measurement:
+    """Run torchinfo on one sample of ``input_shape`` and return each top-level child's first call.
+
+    A child called twice (a block's ``relu``) is listed once, at its first call.
+    """
+    if not all(isinstance(s, int) and s > 0 for s in input_shape):
+        raise ValueError(f"input_shape must be positive ints without the batch, e.g. (3, 224, 224); got {input_shape!r}")
+    stats = summary(model, input_size=(1, *input_shape), depth=1, verbose=0, mode="eval", device="cpu")
+    top, *layers = stats.summary_list
+    stages = tuple(
+        Stage(layer.var_name, tuple(layer.output_size[1:]), layer.num_params)
+        for layer in layers
+        if layer.depth == 1 and not layer.is_recursive
+    )
+    return Measurement(stages, tuple(top.output_size[1:]), stats.total_params)
+
+
+def find_claim(model: str, input_shape: tuple[int, ...] | None = None) -> Claim:
+    """The claim for ``model`` (at ``input_shape``, or its first claim if none is given)."""
+    check_choice(model, sorted({c.model for c in CLAIMS}), "model in the claims record")
+    found = [c for c in CLAIMS if c.model == model and (input_shape is None or c.input_shape == tuple(input_shape))]
+    if not found:
+        sizes = [c.input_shape for c in CLAIMS if c.model == model]
+        raise ValueError(f"no claim for {model} at input shape {input_shape}; claimed input shapes: {sizes}")
+    return found[0]
+
+
+def check_claim(claim: Claim, model: nn.Module | None = None) -> Measurement:
+    """Measure ``model`` (by default a fresh ``BUILDERS[claim.model]``) and compare with ``claim``.
+
+    Raises ClaimMismatch showing the claimed and the measured row for every difference.
+    """
+    model = BUILDERS[claim.model]() if model is None else model
+    measured = measure(model, claim.input_shape)
+    problems = []
+    claimed_names = [s.name for s in claim.stages]
+    measured_names = [s.name for s in measured.stages]
+    if claimed_names != measured_names:
+        problems.append(f"stages differ: claimed {claimed_names}, measured {measured_names}")
+    for want, got in zip(claim.stages, measured.stages):
+        if want != got:
+            problems.append(f"claimed  {want}\n    measured {got}")
+    if claim.output_shape != measured.output_shape:
+        problems.append(f"output shape: claimed {claim.output_shape}, measured {measured.output_shape}")
+    if claim.total_params != measured.total_params:
+        problems.append(f"total params: claimed {claim.total_params:,}, measured {measured.total_params:,}")
+    if problems:
+        where = f"{claim.model} at input {claim.input_shape}"
+        raise ClaimMismatch(f"{where} does not match the claims record:\n  " + "\n  ".join(problems))
+    return measured
+
+
+def claims_table(model: str, input_shape: tuple[int, ...] | None = None) -> Table:
+    """Check the claim for ``model`` and return it as a table: the chapters' only way to show shapes."""
+    claim = find_claim(model, input_shape)
+    check_claim(claim)
+    rows = [(s.name, fmt_shape(s.shape), fmt_int(s.params)) for s in claim.stages]
+    rows.append(("output", fmt_shape(claim.output_shape), fmt_int(claim.total_params)))
+    caption = f"{claim.model}, one input of {fmt_shape(claim.input_shape)} (checked with torchinfo)"
+    return Table(("stage", "output (C x H x W)", "parameters"), tuple(rows), caption)

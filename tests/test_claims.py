@@ -1,0 +1,69 @@
+"""Every claim in the record holds, for our models and for torchvision's, and a false one fails."""
+
+import dataclasses
+
+import pytest
+import torchvision
+
+from backbones_tutorial.claims import CLAIMS, Stage
+from backbones_tutorial.shapes import BUILDERS, ClaimMismatch, check_claim, claims_table, find_claim, measure
+
+IDS = [f"{c.model}-{'x'.join(map(str, c.input_shape))}" for c in CLAIMS]
+RESNET_CLAIMS = [c for c in CLAIMS if c.model.startswith("resnet")]
+PUBLISHED = {  # torchvision's weights metadata: an independent source for the totals
+    f"resnet{d}": getattr(torchvision.models, f"ResNet{d}_Weights").IMAGENET1K_V1.meta["num_params"]
+    for d in (18, 34, 50, 101, 152)
+}
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=IDS)
+def test_claim_holds_for_the_package_model(claim):
+    check_claim(claim)
+
+
+@pytest.mark.parametrize("claim", RESNET_CLAIMS, ids=[f"{c.model}-{'x'.join(map(str, c.input_shape))}" for c in RESNET_CLAIMS])
+def test_claim_holds_for_torchvision_model(claim):
+    check_claim(claim, getattr(torchvision.models, claim.model)(weights=None))
+
+
+@pytest.mark.parametrize("claim", RESNET_CLAIMS, ids=[c.model for c in RESNET_CLAIMS])
+def test_claimed_total_equals_torchvision_published_num_params(claim):
+    assert claim.total_params == PUBLISHED[claim.model]
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=IDS)
+def test_claim_is_consistent_with_itself(claim):
+    assert sum(s.params for s in claim.stages) == claim.total_params
+    assert claim.model in BUILDERS
+    assert len({s.name for s in claim.stages}) == len(claim.stages)
+
+
+def test_a_false_claim_fails_and_shows_the_measured_row():
+    claim = find_claim("resnet18")
+    wrong = dataclasses.replace(claim, stages=(Stage("conv1", (64, 111, 112), 9_408), *claim.stages[1:]))
+    with pytest.raises(ClaimMismatch, match=r"(?s)claimed  Stage\(name='conv1', shape=\(64, 111, 112\).*measured Stage\(name='conv1', shape=\(64, 112, 112\)"):
+        check_claim(wrong)
+    with pytest.raises(ClaimMismatch, match="total params: claimed 1, measured 11,689,512"):
+        check_claim(dataclasses.replace(claim, total_params=1))
+
+
+def test_measure_lists_children_once_in_call_order():
+    m = measure(BUILDERS["basic_block_identity"](), (64, 8, 8))
+    assert [s.name for s in m.stages] == ["conv1", "bn1", "relu", "conv2", "bn2"]  # relu's second call not repeated
+    with pytest.raises(ValueError, match="without the batch"):
+        measure(BUILDERS["resnet18"](), (1, 3, 224, 0))
+
+
+def test_find_claim_names_the_valid_choices():
+    with pytest.raises(ValueError, match="valid choices: .*'resnet34'"):
+        find_claim("resnet35")
+    with pytest.raises(ValueError, match=r"claimed input shapes: \[\(3, 224, 224\), \(3, 225, 300\)\]"):
+        find_claim("resnet34", (3, 100, 100))
+
+
+def test_claims_table_renders_the_claim_it_checked():
+    table = claims_table("resnet34", (3, 225, 300))
+    assert table.rows[0] == ("conv1", "64 x 113 x 150", "9,408")
+    assert table.rows[-1] == ("output", "1000", "21,797,672")
+    assert "<td style=\"text-align:right\">8 x 10</td>" not in table._repr_html_()  # shapes include channels
+    assert "512 x 8 x 10" in repr(table) and "512 x 8 x 10" in table._repr_html_()
