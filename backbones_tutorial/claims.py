@@ -2,7 +2,8 @@
 
 Each claim names a model of ``shapes.BUILDERS``, an input shape (one sample, batch left out),
 and for each top-level child in call order its output shape and parameter count, then the
-model's output shape and total parameter count. ``shapes.check_claim`` measures the model
+shape of every tensor the model returns (several for a feature extractor) and its total
+parameter count. ``shapes.check_claim`` measures the model
 with torchinfo and fails on any difference; the tests check every claim, and the chapters
 render their tables through the same function.
 
@@ -31,7 +32,7 @@ class Claim:
     model: str
     input_shape: tuple[int, ...]
     stages: tuple[Stage, ...]
-    output_shape: tuple[int, ...]
+    outputs: tuple[tuple[int, ...], ...]  # shape of each returned tensor (one for a classifier)
     total_params: int
 
 
@@ -43,14 +44,14 @@ CLAIMS: tuple[Claim, ...] = (
         "basic_block_identity", (64, 56, 56),
         (S("conv1", (64, 56, 56), 36_864), S("bn1", (64, 56, 56), 128), S("relu", (64, 56, 56), 0),
          S("conv2", (64, 56, 56), 36_864), S("bn2", (64, 56, 56), 128)),
-        (64, 56, 56), 73_984,
+        ((64, 56, 56),), 73_984,
     ),
     Claim(
         "basic_block_projection", (64, 56, 56),
         (S("conv1", (128, 28, 28), 73_728), S("bn1", (128, 28, 28), 256), S("relu", (128, 28, 28), 0),
          S("conv2", (128, 28, 28), 147_456), S("bn2", (128, 28, 28), 256),
          S("downsample", (128, 28, 28), 8_448)),
-        (128, 28, 28), 230_144,
+        ((128, 28, 28),), 230_144,
     ),
     Claim(
         "bottleneck_projection", (64, 56, 56),
@@ -58,7 +59,7 @@ CLAIMS: tuple[Claim, ...] = (
          S("conv2", (64, 56, 56), 36_864), S("bn2", (64, 56, 56), 128),
          S("conv3", (256, 56, 56), 16_384), S("bn3", (256, 56, 56), 512),
          S("downsample", (256, 56, 56), 16_896)),
-        (256, 56, 56), 75_008,
+        ((256, 56, 56),), 75_008,
     ),
     # --- Chapter 2: the five depths at 224x224 ------------------------------------------------
     Claim(
@@ -67,7 +68,7 @@ CLAIMS: tuple[Claim, ...] = (
          S("maxpool", (64, 56, 56), 0), S("layer1", (64, 56, 56), 147_968),
          S("layer2", (128, 28, 28), 525_568), S("layer3", (256, 14, 14), 2_099_712),
          S("layer4", (512, 7, 7), 8_393_728), S("avgpool", (512, 1, 1), 0), S("fc", (1000,), 513_000)),
-        (1000,), 11_689_512,
+        ((1000,),), 11_689_512,
     ),
     Claim(
         "resnet34", (3, 224, 224),
@@ -75,7 +76,7 @@ CLAIMS: tuple[Claim, ...] = (
          S("maxpool", (64, 56, 56), 0), S("layer1", (64, 56, 56), 221_952),
          S("layer2", (128, 28, 28), 1_116_416), S("layer3", (256, 14, 14), 6_822_400),
          S("layer4", (512, 7, 7), 13_114_368), S("avgpool", (512, 1, 1), 0), S("fc", (1000,), 513_000)),
-        (1000,), 21_797_672,
+        ((1000,),), 21_797_672,
     ),
     Claim(
         "resnet50", (3, 224, 224),
@@ -84,7 +85,7 @@ CLAIMS: tuple[Claim, ...] = (
          S("layer2", (512, 28, 28), 1_219_584), S("layer3", (1024, 14, 14), 7_098_368),
          S("layer4", (2048, 7, 7), 14_964_736), S("avgpool", (2048, 1, 1), 0),
          S("fc", (1000,), 2_049_000)),
-        (1000,), 25_557_032,
+        ((1000,),), 25_557_032,
     ),
     Claim(
         "resnet101", (3, 224, 224),
@@ -93,7 +94,7 @@ CLAIMS: tuple[Claim, ...] = (
          S("layer2", (512, 28, 28), 1_219_584), S("layer3", (1024, 14, 14), 26_090_496),
          S("layer4", (2048, 7, 7), 14_964_736), S("avgpool", (2048, 1, 1), 0),
          S("fc", (1000,), 2_049_000)),
-        (1000,), 44_549_160,
+        ((1000,),), 44_549_160,
     ),
     Claim(
         "resnet152", (3, 224, 224),
@@ -102,7 +103,7 @@ CLAIMS: tuple[Claim, ...] = (
          S("layer2", (512, 28, 28), 2_339_840), S("layer3", (1024, 14, 14), 40_613_888),
          S("layer4", (2048, 7, 7), 14_964_736), S("avgpool", (2048, 1, 1), 0),
          S("fc", (1000,), 2_049_000)),
-        (1000,), 60_192_808,
+        ((1000,),), 60_192_808,
     ),
     # --- Chapter 2: an odd, non-square input (225 x 300) ------------------------------------
     # H: 225 -> 113 -> 57 -> 57 -> 29 -> 15 -> 8;  W: 300 -> 150 -> 75 -> 75 -> 38 -> 19 -> 10
@@ -112,6 +113,71 @@ CLAIMS: tuple[Claim, ...] = (
          S("maxpool", (64, 57, 75), 0), S("layer1", (64, 57, 75), 221_952),
          S("layer2", (128, 29, 38), 1_116_416), S("layer3", (256, 15, 19), 6_822_400),
          S("layer4", (512, 8, 10), 13_114_368), S("avgpool", (512, 1, 1), 0), S("fc", (1000,), 513_000)),
-        (1000,), 21_797_672,
+        ((1000,),), 21_797_672,
+    ),
+    # --- Chapter 3: cutting through children() ----------------------------------------------
+    # ResNet18 cut after layer4: the full model less fc (512*1000 + 1000).
+    Claim(
+        "resnet18_to_layer4", (3, 224, 224),
+        (S("conv1", (64, 112, 112), 9_408), S("bn1", (64, 112, 112), 128), S("relu", (64, 112, 112), 0),
+         S("maxpool", (64, 56, 56), 0), S("layer1", (64, 56, 56), 147_968),
+         S("layer2", (128, 28, 28), 525_568), S("layer3", (256, 14, 14), 2_099_712),
+         S("layer4", (512, 7, 7), 8_393_728)),
+        ((512, 7, 7),), 11_176_512,
+    ),
+    # VGG16: 13 convs (k*k*c_in*c_out + c_out) in features, three Linear layers in classifier.
+    Claim(
+        "vgg16", (3, 224, 224),
+        (S("features", (512, 7, 7), 14_714_688), S("avgpool", (512, 7, 7), 0),
+         S("classifier", (1000,), 123_642_856)),
+        ((1000,),), 138_357_544,
+    ),
+    # --- Chapter 4: pyramids and the FPN ------------------------------------------------------
+    # The subclass still owns avgpool and fc (never called, so torchinfo lists no row for them,
+    # but they count in the total): torchvision's state dict loads strictly.
+    Claim(
+        "resnet18_features", (3, 224, 224),
+        (S("conv1", (64, 112, 112), 9_408), S("bn1", (64, 112, 112), 128), S("relu", (64, 112, 112), 0),
+         S("maxpool", (64, 56, 56), 0), S("layer1", (64, 56, 56), 147_968),
+         S("layer2", (128, 28, 28), 525_568), S("layer3", (256, 14, 14), 2_099_712),
+         S("layer4", (512, 7, 7), 8_393_728)),
+        ((64, 112, 112), (64, 56, 56), (128, 28, 28), (256, 14, 14), (512, 7, 7)), 11_689_512,
+    ),
+    Claim(
+        "resnet50_features", (3, 224, 224),
+        (S("conv1", (64, 112, 112), 9_408), S("bn1", (64, 112, 112), 128), S("relu", (64, 112, 112), 0),
+         S("maxpool", (64, 56, 56), 0), S("layer1", (256, 56, 56), 215_808),
+         S("layer2", (512, 28, 28), 1_219_584), S("layer3", (1024, 14, 14), 7_098_368),
+         S("layer4", (2048, 7, 7), 14_964_736)),
+        ((64, 112, 112), (256, 56, 56), (512, 28, 28), (1024, 14, 14), (2048, 7, 7)), 25_557_032,
+    ),
+    # ResNet50-FPN: the body is ResNet50 less avgpool/fc (25,557,032 - 2,049,000); the FPN has
+    # four 1x1 laterals ((256+512+1024+2048)*256 + 4*256) and four 3x3 outputs (4*(9*256*256 + 256)).
+    # torchinfo reports the first tensor of a child that returns several (the body's stem).
+    Claim(
+        "resnet50_fpn", (3, 224, 224),
+        (S("body", (64, 112, 112), 23_508_032), S("fpn", (256, 56, 56), 3_344_384)),
+        ((256, 56, 56), (256, 28, 28), (256, 14, 14), (256, 7, 7)), 26_852_416,
+    ),
+    # At 225 x 225 every level is odd-sized: 57, 29, 15, 8.
+    Claim(
+        "resnet50_fpn", (3, 225, 225),
+        (S("body", (64, 113, 113), 23_508_032), S("fpn", (256, 57, 57), 3_344_384)),
+        ((256, 57, 57), (256, 29, 29), (256, 15, 15), (256, 8, 8)), 26_852_416,
+    ),
+    # --- Chapter 5: the zoo -------------------------------------------------------------------
+    Claim(
+        "vgg16_blocks", (3, 224, 224),
+        (S("block1", (64, 112, 112), 38_720), S("block2", (128, 56, 56), 221_440),
+         S("block3", (256, 28, 28), 1_475_328), S("block4", (512, 14, 14), 5_899_776),
+         S("block5", (512, 7, 7), 7_079_424)),
+        ((64, 112, 112), (128, 56, 56), (256, 28, 28), (512, 14, 14), (512, 7, 7)), 14_714_688,
+    ),
+    Claim(
+        "resnet34_to_layer3", (3, 224, 224),
+        (S("conv1", (64, 112, 112), 9_408), S("bn1", (64, 112, 112), 128), S("relu", (64, 112, 112), 0),
+         S("maxpool", (64, 56, 56), 0), S("layer1", (64, 56, 56), 221_952),
+         S("layer2", (128, 28, 28), 1_116_416), S("layer3", (256, 14, 14), 6_822_400)),
+        ((256, 14, 14),), 8_170_304,
     ),
 )

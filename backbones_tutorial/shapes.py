@@ -9,8 +9,14 @@ import torch
 from torch import nn
 from torchinfo import summary
 
+import torchvision
+
 from . import blocks
+from .extract import truncate
+from .fpn import resnet50_fpn
+from .pyramid import resnet_features
 from .resnet import RESNETS
+from .zoo import resnet34_to_layer3, vgg16_blocks
 from .checks import check_choice
 from .claims import CLAIMS, Claim, Stage
 from .display import Table, fmt_int, fmt_shape
@@ -22,6 +28,13 @@ BUILDERS: dict[str, Callable[[], nn.Module]] = {
     "basic_block_projection": lambda: blocks.BasicBlock(64, 128, stride=2, downsample=blocks.projection(64, 128, 2)),
     "bottleneck_projection": lambda: blocks.Bottleneck(64, 64, downsample=blocks.projection(64, 256, 1)),
     **{f"resnet{d}": factory for d, factory in RESNETS.items()},
+    "resnet18_to_layer4": lambda: truncate(torchvision.models.resnet18(weights=None), "layer4"),
+    "vgg16": lambda: torchvision.models.vgg16(weights=None),
+    "resnet18_features": lambda: resnet_features(18),
+    "resnet50_features": lambda: resnet_features(50),
+    "resnet50_fpn": resnet50_fpn,
+    "vgg16_blocks": vgg16_blocks,
+    "resnet34_to_layer3": resnet34_to_layer3,
 }
 
 
@@ -32,25 +45,38 @@ class ClaimMismatch(AssertionError):
 @dataclass(frozen=True)
 class Measurement:
     stages: tuple[Stage, ...]
-    output_shape: tuple[int, ...]
+    outputs: tuple[tuple[int, ...], ...]
     total_params: int
 
 
-def measure(model: nn.Module, input_shape: tuple[int, ...]) -> Measurement:
-    """Run torchinfo on one sample of ``input_shape`` and return each top-level child's first call.
+def _tensors(out: object) -> list[torch.Tensor]:
+    """The tensors a forward returned, in order (a tensor, a list/tuple, or a dict of them)."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, dict):
+        out = list(out.values())
+    return [t for o in out for t in _tensors(o)]  # type: ignore[union-attr]
 
-    A child called twice (a block's ``relu``) is listed once, at its first call.
+
+def measure(model: nn.Module, input_shape: tuple[int, ...]) -> Measurement:
+    """Measure one sample of ``input_shape``: torchinfo gives each top-level child's output and
+    parameters (a child called twice, like a block's ``relu``, is listed at its first call), and
+    a forward pass gives the shape of every tensor the model returns.
     """
     if not all(isinstance(s, int) and s > 0 for s in input_shape):
         raise ValueError(f"input_shape must be positive ints without the batch, e.g. (3, 224, 224); got {input_shape!r}")
+    was_training = model.training
     stats = summary(model, input_size=(1, *input_shape), depth=1, verbose=0, mode="eval", device="cpu")
-    top, *layers = stats.summary_list
+    _top, *layers = stats.summary_list
     stages = tuple(
         Stage(layer.var_name, tuple(layer.output_size[1:]), layer.num_params)
         for layer in layers
         if layer.depth == 1 and not layer.is_recursive
     )
-    return Measurement(stages, tuple(top.output_size[1:]), stats.total_params)
+    with torch.no_grad():
+        outputs = tuple(tuple(t.shape[1:]) for t in _tensors(model.eval()(torch.zeros(1, *input_shape))))
+    model.train(was_training)
+    return Measurement(stages, outputs, stats.total_params)
 
 
 def find_claim(model: str, input_shape: tuple[int, ...] | None = None) -> Claim:
@@ -78,8 +104,8 @@ def check_claim(claim: Claim, model: nn.Module | None = None) -> Measurement:
     for want, got in zip(claim.stages, measured.stages):
         if want != got:
             problems.append(f"claimed  {want}\n    measured {got}")
-    if claim.output_shape != measured.output_shape:
-        problems.append(f"output shape: claimed {claim.output_shape}, measured {measured.output_shape}")
+    if claim.outputs != measured.outputs:
+        problems.append(f"outputs: claimed {claim.outputs}, measured {measured.outputs}")
     if claim.total_params != measured.total_params:
         problems.append(f"total params: claimed {claim.total_params:,}, measured {measured.total_params:,}")
     if problems:
@@ -93,6 +119,10 @@ def claims_table(model: str, input_shape: tuple[int, ...] | None = None) -> Tabl
     claim = find_claim(model, input_shape)
     check_claim(claim)
     rows = [(s.name, fmt_shape(s.shape), fmt_int(s.params)) for s in claim.stages]
-    rows.append(("output", fmt_shape(claim.output_shape), fmt_int(claim.total_params)))
+    if len(claim.outputs) == 1:
+        rows.append(("output", fmt_shape(claim.outputs[0]), fmt_int(claim.total_params)))
+    else:
+        rows += [(f"output {i}", fmt_shape(shape), "") for i, shape in enumerate(claim.outputs)]
+        rows.append(("total", "", fmt_int(claim.total_params)))
     caption = f"{claim.model}, one input of {fmt_shape(claim.input_shape)} (checked with torchinfo)"
     return Table(("stage", "output (C x H x W)", "parameters"), tuple(rows), caption)

@@ -1,0 +1,72 @@
+"""Cutting a model through its children: ``named_children()`` / the ``_modules`` OrderedDict.
+
+A cut keeps the children in registration order up to a name and chains them in an
+``nn.Sequential``. That is only the model's function if its ``forward`` calls exactly those
+children in that order and nothing else: true for ResNet up to ``avgpool`` and for VGG's
+``features``; false past ResNet's ``avgpool`` (``forward`` flattens before ``fc``, and the
+flatten is not a child) and inside a residual block (the shortcut add is not a child).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from torch import nn
+
+from .checks import check_choice
+
+
+def _first_leaf(module: nn.Module) -> nn.Module:
+    while next(module.children(), None) is not None:
+        module = next(module.children())
+    return module
+
+
+def truncate(model: nn.Module, name: str) -> nn.Sequential:
+    """The children of ``model`` up to and including ``name``, as an ``nn.Sequential``.
+
+    ``name`` is a top-level child (``"layer3"``) or a dotted path into nested ``nn.Sequential``
+    containers (``"layer3.1"``: ``layer1``, ``layer2`` and the first two blocks of ``layer3``).
+    The result shares its modules with ``model`` (no copy) and holds no reference to the
+    children it dropped, so deleting ``model`` frees their parameters.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a child name such as 'layer3', got {name!r}")
+    return _cut(model, name, "")
+
+
+def _cut(model: nn.Module, name: str, parent: str) -> nn.Sequential:
+    head, _, rest = name.partition(".")
+    path = parent + head
+    children = OrderedDict(model.named_children())
+    check_choice(head, children, f"child of {parent.rstrip('.') or type(model).__name__}")
+
+    kept: OrderedDict[str, nn.Module] = OrderedDict()
+    for child_name, child in children.items():
+        if child_name == head:
+            break
+        kept[child_name] = child
+    last = children[head]
+    if rest:
+        if not isinstance(last, nn.Sequential):
+            raise ValueError(
+                f"cannot cut inside {path!r}: it is a {type(last).__name__}, whose forward is not a plain "
+                f"sequence of its children (only nn.Sequential containers can be cut); cut at {path!r} or "
+                f"at a name before it"
+            )
+        last = _cut(last, rest, path + ".")
+    kept[head] = last
+
+    if isinstance(_first_leaf(kept[head]), nn.Linear) and len(kept) > 1:
+        previous = list(kept)[-2]
+        raise ValueError(
+            f"cutting at {path!r} keeps a Linear layer right after {parent + previous!r}, but "
+            f"{type(model).__name__}.forward flattens between them, and that flatten is not a child; "
+            f"cut at {previous!r} and flatten yourself (or append nn.Flatten(1) and the head by hand)"
+        )
+    return nn.Sequential(kept)
+
+
+def child_table(model: nn.Module) -> list[tuple[int, str, str]]:
+    """(index, name, class) of each top-level child: what ``named_children()`` walks."""
+    return [(i, n, type(m).__name__) for i, (n, m) in enumerate(model.named_children())]

@@ -1,0 +1,91 @@
+"""A Feature Pyramid Network (Lin et al., 2017) and a ResNet50-FPN backbone.
+
+Attribute names follow ``torchvision.ops.FeaturePyramidNetwork`` (``inner_blocks``,
+``layer_blocks``, each conv wrapped in a one-element ``nn.Sequential`` as torchvision's
+``Conv2dNormActivation`` is), so its state dict loads strictly and the outputs match.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .pyramid import FeatureInfo, ResNetFeatures, resnet_features
+
+
+class FPN(nn.Module):
+    """Lateral 1x1 convs, a top-down path, and a 3x3 output conv per level.
+
+    Inputs are ordered from fine to coarse (e.g. C2..C5); outputs P2..P5 have ``out_channels``
+    each and the sizes of their inputs. The top-down path upsamples each coarser map to the
+    exact size of the finer one: at odd input sizes a plain ``scale_factor=2`` is off by one.
+    """
+
+    def __init__(self, in_channels_list: list[int], out_channels: int) -> None:
+        super().__init__()
+        if not in_channels_list or any(not isinstance(c, int) or c <= 0 for c in in_channels_list):
+            raise ValueError(f"in_channels_list must be positive channel counts, fine to coarse; got {in_channels_list!r}")
+        if not isinstance(out_channels, int) or out_channels <= 0:
+            raise ValueError(f"out_channels must be a positive int, got {out_channels!r}")
+        self.in_channels_list = list(in_channels_list)
+        self.inner_blocks = nn.ModuleList(nn.Sequential(nn.Conv2d(c, out_channels, 1)) for c in in_channels_list)
+        self.layer_blocks = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(out_channels, out_channels, 3, padding=1)) for _ in in_channels_list
+        )
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_uniform_(m.weight, a=1)
+                nn.init.constant_(m.bias, 0)
+
+    def upsample(self, top: torch.Tensor, lateral: torch.Tensor) -> torch.Tensor:
+        """Bring the coarser map to the lateral's exact (H, W)."""
+        return F.interpolate(top, size=lateral.shape[-2:], mode="nearest")
+
+    def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        if len(features) != len(self.inner_blocks):
+            raise ValueError(f"FPN expects {len(self.inner_blocks)} feature maps (fine to coarse), got {len(features)}")
+        for i, (f, c) in enumerate(zip(features, self.in_channels_list)):
+            if f.dim() != 4 or f.shape[1] != c:
+                raise ValueError(f"FPN level {i} expects (B, {c}, H, W), got shape {tuple(f.shape)}")
+        top = self.inner_blocks[-1](features[-1])  # (B, out, H_k, W_k), the coarsest level
+        outputs = [self.layer_blocks[-1](top)]
+        for i in range(len(features) - 2, -1, -1):
+            lateral = self.inner_blocks[i](features[i])  # (B, out, H_i, W_i)
+            top = lateral + self.upsample(top, lateral)  # (B, out, H_i, W_i)
+            outputs.insert(0, self.layer_blocks[i](top))
+        return outputs
+
+
+class NaiveFPN(FPN):
+    """The common blog version: ``scale_factor=2``. Breaks as soon as a level has an odd size."""
+
+    def upsample(self, top: torch.Tensor, lateral: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(top, scale_factor=2, mode="nearest")
+
+
+class ResNetFPN(nn.Module):
+    """A ResNet pyramid (layer1..layer4) followed by an FPN: P2..P5 with strides 4 to 32.
+
+    Load torchvision weights into ``body`` (a ``ResNetFeatures``) before wrapping it; the
+    classifier head (``avgpool``, ``fc``) is then dropped, since the pyramid does not use it.
+    """
+
+    def __init__(self, body: ResNetFeatures, out_channels: int = 256) -> None:
+        super().__init__()
+        if not isinstance(body, ResNetFeatures):
+            raise TypeError(f"body must be a ResNetFeatures (see resnet_features), got {type(body).__name__}")
+        del body.avgpool, body.fc  # unused by the pyramid
+        self.body = body
+        levels = body.feature_info[1:]  # C2..C5; the stem is not used by the FPN
+        self.fpn = FPN([f.channels for f in levels], out_channels)
+        self.feature_info = [FeatureInfo(f"p{i + 2}", out_channels, f.reduction) for i, f in enumerate(levels)]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        _stem, *c = self.body(x)  # C2..C5
+        return self.fpn(c)  # P2..P5: (B, out, H/4, W/4) ... (B, out, H/32, W/32)
+
+
+def resnet50_fpn(out_channels: int = 256) -> ResNetFPN:
+    """A randomly initialised ResNet50-FPN: P2..P5, ``out_channels`` each, strides 4 to 32."""
+    return ResNetFPN(resnet_features(50), out_channels)

@@ -1,0 +1,86 @@
+"""Freezing layers by name, with BatchNorm handled on purpose.
+
+``requires_grad_(False)`` stops the optimizer, not BatchNorm: in train mode a BN layer still
+normalises with the batch's statistics and updates its running mean and variance. A frozen
+backbone therefore needs one of:
+
+- ``batchnorm="frozen"``: replace each BN under the frozen names with torchvision's
+  ``FrozenBatchNorm2d`` (fixed statistics and affine parameters, buffers only), as
+  torchvision's detection models do;
+- ``batchnorm="eval"``: keep the BN modules but make them behave as in eval mode even after
+  ``model.train()`` (a forward pre-hook resets ``training`` before each call);
+- ``batchnorm="train"``: leave BN alone (the pitfall; the book shows its effect).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from torch import nn
+from torchvision.ops import FrozenBatchNorm2d
+
+from .checks import check_choice
+
+BATCHNORM_MODES = ("frozen", "eval", "train")
+
+
+@dataclass(frozen=True)
+class FreezeReport:
+    trainable_params: int
+    total_params: int
+    trainable: tuple[str, ...]  # top-level children with at least one trainable parameter
+
+
+def _frozen_copy(bn: nn.BatchNorm2d) -> FrozenBatchNorm2d:
+    frozen = FrozenBatchNorm2d(bn.num_features, eps=bn.eps)
+    frozen.weight.copy_(bn.weight.detach())
+    frozen.bias.copy_(bn.bias.detach())
+    frozen.running_mean.copy_(bn.running_mean)
+    frozen.running_var.copy_(bn.running_var)
+    return frozen
+
+
+def _keep_eval(module: nn.Module, args: tuple) -> None:
+    module.training = False
+
+
+def trainable_report(model: nn.Module) -> FreezeReport:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    names = tuple(n for n, m in model.named_children() if any(p.requires_grad for p in m.parameters()))
+    return FreezeReport(trainable, total, names)
+
+
+def freeze(model: nn.Module, names: Iterable[str], batchnorm: str = "frozen") -> FreezeReport:
+    """Freeze the parameters of the named submodules (``"layer1"``, ``"features.0"``...).
+
+    Every name must be a submodule of ``model``; BatchNorm layers under them are handled as
+    ``batchnorm`` says (see the module docstring). Returns what is left trainable.
+    """
+    if isinstance(names, str):
+        raise TypeError(f"names must be a list of submodule names, e.g. ['conv1', 'layer1'], got the string {names!r}")
+    check_choice(batchnorm, BATCHNORM_MODES, "batchnorm mode")
+    modules = dict(model.named_modules())
+    names = list(names)
+    for name in names:
+        if name not in modules or name == "":
+            top = [n for n, _ in model.named_children()]
+            raise ValueError(
+                f"unknown submodule {name!r} of {type(model).__name__}; top-level children are "
+                f"{', '.join(map(repr, top))} (dotted names such as 'layer1.0' reach nested modules)"
+            )
+    for name in names:
+        target = modules[name]
+        target.requires_grad_(False)
+        if batchnorm == "frozen":
+            bns = [(n, m) for n, m in target.named_modules() if isinstance(m, nn.BatchNorm2d)]
+            for sub_name, bn in bns:
+                full = f"{name}.{sub_name}" if sub_name else name
+                parent_name, _, attr = full.rpartition(".")
+                setattr(model.get_submodule(parent_name), attr, _frozen_copy(bn))
+        elif batchnorm == "eval":
+            for bn in (m for m in target.modules() if isinstance(m, nn.BatchNorm2d)):
+                bn.eval()
+                bn.register_forward_pre_hook(_keep_eval)
+    return trainable_report(model)

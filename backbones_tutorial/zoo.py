@@ -1,0 +1,67 @@
+"""A zoo of feature extractors over torchvision models, each declaring its levels.
+
+- ``VGG16Blocks``: VGG16's ``features`` cut after each of its five max-pools (found in the
+  module, not typed as indices), returning the five block outputs.
+- ``resnet34_to_layer3``: ResNet34 truncated after ``layer3`` (one output, stride 16).
+- ``resnet50_fpn`` (from ``fpn``): P2..P5 of a ResNet50-FPN.
+"""
+
+from __future__ import annotations
+
+import torch
+import torchvision
+from torch import nn
+
+from .checks import check_batch
+from .extract import truncate
+from .fpn import resnet50_fpn
+from .pyramid import FeatureInfo, resnet_feature_info
+
+torch.fx.wrap("check_batch")
+
+__all__ = ["VGG16Blocks", "maxpool_indices", "resnet34_to_layer3", "resnet50_fpn", "vgg16_blocks"]
+
+
+def maxpool_indices(features: nn.Sequential) -> list[int]:
+    """Positions of the ``nn.MaxPool2d`` layers in a VGG ``features`` Sequential."""
+    return [i for i, m in enumerate(features) if isinstance(m, nn.MaxPool2d)]
+
+
+class VGG16Blocks(nn.Module):
+    """VGG's five conv blocks, each ending with its max-pool: strides 2, 4, 8, 16, 32."""
+
+    def __init__(self, vgg: torchvision.models.VGG) -> None:
+        super().__init__()
+        if not isinstance(vgg, torchvision.models.VGG):
+            raise TypeError(f"VGG16Blocks expects a torchvision.models.VGG, got {type(vgg).__name__}")
+        cuts = maxpool_indices(vgg.features)
+        starts = [0] + [i + 1 for i in cuts[:-1]]
+        self.feature_info = []
+        reduction = 1
+        for i, (a, b) in enumerate(zip(starts, cuts), start=1):
+            block = vgg.features[a : b + 1]  # conv/ReLU pairs, then the max-pool
+            self.add_module(f"block{i}", block)
+            reduction *= block[-1].stride
+            channels = [m.out_channels for m in block if isinstance(m, nn.Conv2d)][-1]
+            self.feature_info.append(FeatureInfo(f"block{i}", channels, reduction))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        check_batch(x, self.block1[0].in_channels, type(self).__name__)
+        outputs = []
+        for block in self.children():
+            x = block(x)  # (B, C_i, H/2^i, W/2^i)
+            outputs.append(x)
+        return outputs
+
+
+def vgg16_blocks() -> VGG16Blocks:
+    """Randomly initialised VGG16 blocks; the classifier, most of VGG16's parameters, is dropped."""
+    return VGG16Blocks(torchvision.models.vgg16(weights=None))
+
+
+def resnet34_to_layer3() -> nn.Sequential:
+    """ResNet34 cut after ``layer3``: (B, 256, H/16, W/16)."""
+    model = torchvision.models.resnet34(weights=None)
+    cut = truncate(model, "layer3")
+    cut.feature_info = [f for f in resnet_feature_info(model) if f.name == "layer3"]
+    return cut
