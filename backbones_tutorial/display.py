@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,7 +51,7 @@ class Source:
     """The source of a package object, rendered as a Python code block (not a copy that can drift)."""
 
     def __init__(self, obj: object) -> None:
-        self.code = inspect.getsource(obj)  # type: ignore[arg-type]
+        self.code = textwrap.dedent(inspect.getsource(obj))  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return self.code

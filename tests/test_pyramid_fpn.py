@@ -1,0 +1,113 @@
+from collections import OrderedDict
+
+import pytest
+import torch
+import torchvision
+from torchvision.models.feature_extraction import create_feature_extractor
+
+from backbones_tutorial.fpn import FPN, NaiveFPN, ResNetFPN, resnet50_fpn
+from backbones_tutorial.pyramid import ResNetBackbone, ResNetFeatures, resnet_features
+from backbones_tutorial.zoo import resnet34_to_layer3, vgg16_blocks
+
+DEPTHS = [18, 34, 50, 101, 152]
+RETURN_NODES = {"relu": "stem", "layer1": "layer1", "layer2": "layer2", "layer3": "layer3", "layer4": "layer4"}
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_pyramid_subclass_loads_torchvision_strictly_and_matches_fx_reference(depth):
+    torch.manual_seed(depth)
+    tv = getattr(torchvision.models, f"resnet{depth}")(weights=None).eval()
+    ours = resnet_features(depth).eval()
+    ours.load_state_dict(tv.state_dict(), strict=True)
+    reference = create_feature_extractor(tv, RETURN_NODES)  # torchvision's own torch.fx cut
+    x = torch.randn(1, 3, 67, 90)
+    with torch.no_grad():
+        got, want = ours(x), list(reference(x).values())
+        wrapped = ResNetBackbone(tv).eval()(x)
+    assert len(got) == 5
+    for a, b, c in zip(got, want, wrapped):
+        assert torch.equal(a, b) and torch.equal(c, b)
+
+
+EXTRACTORS = {
+    **{f"resnet{d}_features": (lambda d=d: resnet_features(d)) for d in (18, 50)},
+    "resnet34_backbone": lambda: ResNetBackbone(torchvision.models.resnet34(weights=None)),
+    "vgg16_blocks": vgg16_blocks,
+    "resnet34_to_layer3": resnet34_to_layer3,
+    "resnet50_fpn": resnet50_fpn,
+}
+
+
+@pytest.mark.parametrize("name", EXTRACTORS)
+@pytest.mark.parametrize("size", [(224, 224), (160, 96)])
+def test_feature_info_matches_real_outputs(name, size):
+    """Like timm's feature_info tests: the declared channels and strides are what comes out."""
+    model = EXTRACTORS[name]().eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, *size))
+    outs = out if isinstance(out, list) else [out]
+    assert len(outs) == len(model.feature_info)
+    for t, info in zip(outs, model.feature_info):
+        assert t.shape[1] == info.channels
+        assert t.shape[-2:] == (size[0] // info.reduction, size[1] // info.reduction)
+
+
+def test_resnet_feature_info_declares_the_expected_channels_and_strides():
+    # He et al. (2015), Table 1: 64/128/256/512 channels (x4 for bottlenecks), strides 4..32.
+    assert [(f.channels, f.reduction) for f in resnet_features(18).feature_info] == [
+        (64, 2), (64, 4), (128, 8), (256, 16), (512, 32)]
+    assert [(f.channels, f.reduction) for f in resnet_features(50).feature_info] == [
+        (64, 2), (256, 4), (512, 8), (1024, 16), (2048, 32)]
+
+
+@pytest.mark.parametrize("size", [(224, 224), (225, 225), (193, 301)])
+def test_fpn_equals_torchvision_fpn_with_the_same_weights(size):
+    torch.manual_seed(0)
+    channels = [256, 512, 1024, 2048]
+    ref = torchvision.ops.FeaturePyramidNetwork(channels, 256).eval()
+    ours = FPN(channels, 256).eval()
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    body = resnet_features(50).eval()
+    with torch.no_grad():
+        c = body(torch.randn(1, 3, *size))[1:]
+        got = ours(c)
+        want = list(ref(OrderedDict((str(i), t) for i, t in enumerate(c))).values())
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_naive_fpn_fails_at_odd_size_and_the_exact_one_does_not():
+    body = resnet_features(18).eval()
+    channels = [f.channels for f in body.feature_info[1:]]
+    with torch.no_grad():
+        c = body(torch.randn(1, 3, 225, 225))[1:]
+        with pytest.raises(RuntimeError, match="must match the size"):
+            NaiveFPN(channels, 64)(c)
+        assert [p.shape[-1] for p in FPN(channels, 64)(c)] == [57, 29, 15, 8]
+
+
+def test_fpn_rejects_bad_configuration_and_inputs():
+    with pytest.raises(ValueError, match="in_channels_list"):
+        FPN([], 256)
+    with pytest.raises(ValueError, match="out_channels"):
+        FPN([64, 128], 0)
+    fpn = FPN([64, 128], 32)
+    with pytest.raises(ValueError, match="expects 2 feature maps"):
+        fpn([torch.randn(1, 64, 8, 8)])
+    with pytest.raises(ValueError, match=r"level 1 expects \(B, 128, H, W\)"):
+        fpn([torch.randn(1, 64, 8, 8), torch.randn(1, 127, 4, 4)])
+
+
+def test_resnet_fpn_drops_the_head_and_checks_its_body():
+    model = resnet50_fpn()
+    assert not hasattr(model.body, "fc") and not hasattr(model.body, "avgpool")
+    with pytest.raises(TypeError, match="ResNetFeatures"):
+        ResNetFPN(torchvision.models.resnet50(weights=None))
+    with pytest.raises(TypeError, match="torchvision.models.ResNet"):
+        ResNetBackbone(torch.nn.Conv2d(3, 3, 1))
+
+
+def test_pyramid_subclass_rejects_unbatched_input():
+    with pytest.raises(ValueError, match="4-D batch"):
+        resnet_features(18)(torch.randn(3, 64, 64))
+    assert isinstance(resnet_features(18), ResNetFeatures)
