@@ -12,7 +12,6 @@ from backbones_tutorial.shapes import measure
 MODELS = {arch: build() for arch, build in ARCHS.items() if arch in ("resnet18", "resnet50", "vgg16")}
 
 
-
 def assert_prediction_matches_measurement(arch, h, w):
     predicted = predict_shapes(arch, (h, w))
     measured = measure(MODELS[arch], (3, h, w))
