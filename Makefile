@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: book test setup unit nbval lock clean
+.PHONY: book test setup unit nbval execute lock clean
 
 book: setup
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
@@ -19,6 +19,10 @@ unit: setup
 # Strict: every stored output of every chapter is compared with a fresh run.
 nbval: setup
 	$(BIN)/pytest --nbval --nbval-current-env --nbval-cell-timeout=300 book
+
+# Re-execute the chapters in place after changing them or the package (NB=book/xx.ipynb for one).
+execute: setup
+	$(BIN)/python tools/execute_notebooks.py $(NB)
 
 setup: $(STAMP)
 
