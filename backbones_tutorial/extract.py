@@ -1,4 +1,4 @@
-"""Cutting a model through its children: ``named_children()`` / the ``_modules`` OrderedDict.
+"""Cutting a model through its children: ``named_children()``, i.e. its ``_modules`` in order.
 
 A cut keeps the children in registration order up to a name and chains them in an
 ``nn.Sequential``. That is only the model's function if its ``forward`` calls exactly those
@@ -26,7 +26,7 @@ def truncate(model: nn.Module, name: str) -> nn.Sequential:
     """The children of ``model`` up to and including ``name``, as an ``nn.Sequential``.
 
     ``name`` is a top-level child (``"layer3"``) or a dotted path into nested ``nn.Sequential``
-    containers (``"layer3.1"``: ``layer1``, ``layer2`` and the first two blocks of ``layer3``).
+    containers (``"layer3.0"``: everything before ``layer3``, then its first block).
     The result shares its modules with ``model`` (no copy) and holds no reference to the
     children it dropped, so deleting ``model`` frees their parameters.
     """

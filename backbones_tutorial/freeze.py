@@ -29,16 +29,20 @@ BATCHNORM_MODES = ("frozen", "eval", "train")
 class FreezeReport:
     trainable_params: int
     total_params: int
-    trainable: tuple[str, ...]  # top-level children with at least one trainable parameter
+    trainable: tuple[str, ...]  # top-level children with at least one trainable parameter left
 
 
-def _frozen_copy(bn: nn.BatchNorm2d) -> FrozenBatchNorm2d:
-    frozen = FrozenBatchNorm2d(bn.num_features, eps=bn.eps)
-    frozen.weight.copy_(bn.weight.detach())
-    frozen.bias.copy_(bn.bias.detach())
+def _frozen_copy(bn: nn.BatchNorm2d, name: str) -> FrozenBatchNorm2d:
+    """A FrozenBatchNorm2d computing what ``bn`` computes in eval mode, on its device and dtype."""
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError(f"cannot freeze {name!r}: it tracks no running statistics (track_running_stats=False)")
+    frozen = FrozenBatchNorm2d(bn.num_features, eps=bn.eps).to(bn.running_mean.device)
+    if bn.affine:
+        frozen.weight.copy_(bn.weight.detach())
+        frozen.bias.copy_(bn.bias.detach())
     frozen.running_mean.copy_(bn.running_mean)
     frozen.running_var.copy_(bn.running_var)
-    return frozen
+    return frozen.to(bn.weight.dtype if bn.affine else bn.running_mean.dtype)
 
 
 def _keep_eval(module: nn.Module, args: tuple) -> None:
@@ -66,9 +70,11 @@ def freeze(model: nn.Module, names: Iterable[str], batchnorm: str = "frozen") ->
     for name in names:
         if name not in modules or name == "":
             top = [n for n, _ in model.named_children()]
+            nested = next((n for n in modules if n.count(".") == 1), None)
+            hint = f" (dotted names such as {nested!r} reach nested modules)" if nested else ""
             raise ValueError(
                 f"unknown submodule {name!r} of {type(model).__name__}; top-level children are "
-                f"{', '.join(map(repr, top))} (dotted names such as 'layer1.0' reach nested modules)"
+                f"{', '.join(map(repr, top))}{hint}"
             )
     for name in names:
         target = modules[name]
@@ -78,9 +84,11 @@ def freeze(model: nn.Module, names: Iterable[str], batchnorm: str = "frozen") ->
             for sub_name, bn in bns:
                 full = f"{name}.{sub_name}" if sub_name else name
                 parent_name, _, attr = full.rpartition(".")
-                setattr(model.get_submodule(parent_name), attr, _frozen_copy(bn))
+                setattr(model.get_submodule(parent_name), attr, _frozen_copy(bn, full))
         elif batchnorm == "eval":
             for bn in (m for m in target.modules() if isinstance(m, nn.BatchNorm2d)):
                 bn.eval()
-                bn.register_forward_pre_hook(_keep_eval)
+                if not getattr(bn, "_keeps_eval", False):  # one hook, however often freeze is called
+                    bn.register_forward_pre_hook(_keep_eval)
+                    bn._keeps_eval = True
     return trainable_report(model)

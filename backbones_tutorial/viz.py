@@ -6,7 +6,22 @@ inspect it; none of them calls ``plt.show()``.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+import math
+import operator
+
+import torch
+import torch.fx
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle, FancyBboxPatch
+from matplotlib.ticker import FuncFormatter
+from torch import nn
+
+from . import blocks
+from .checks import check_choice
+from .claims import CLAIMS
+from .freeze import FreezeReport
+from .pyramid import FeatureInfo
+from .shapes import BUILDERS, check_claim, find_claim
 
 
 FLOW_STAGES: tuple[str, ...] = ("conv1", "maxpool", "layer1", "layer2", "layer3", "layer4")
@@ -22,11 +37,7 @@ def plot_stage_flow(
     The first point is the input itself; both y axes are log2, so each halving is one step.
     The figure is not registered with pyplot: leave it as a cell's last value to show it.
     """
-    from matplotlib.figure import Figure
 
-    from .checks import check_choice
-    from .claims import CLAIMS
-    from .shapes import check_claim, find_claim
 
     names = [model_names] if isinstance(model_names, str) else list(model_names)
     if not names:
@@ -63,17 +74,6 @@ def plot_stage_flow(
 
 # --- draw_residual_block (Chapter 1) ----------------------------------------------------------
 
-import operator
-
-import torch
-import torch.fx
-from matplotlib.figure import Figure
-from matplotlib.patches import Circle, FancyBboxPatch
-from torch import nn
-
-from . import blocks
-from .checks import check_choice
-from .shapes import BUILDERS
 
 # The block each (kind, projection) pair draws: the chapter's claimed blocks where there is one,
 # and for the identity Bottleneck the second block of ResNet50's layer1 (256 channels in and out).
@@ -247,8 +247,6 @@ def feature_grid(features: torch.Tensor, n: int = 64, ncols: int = 8, title: str
 
 # --- plot_trainable (Chapter 5) ---------------------------------------------------------------
 
-from .freeze import FreezeReport
-
 
 def plot_trainable(reports: dict[str, FreezeReport]) -> Figure:
     """Trainable against frozen parameters, one horizontal bar per model or configuration.
@@ -259,7 +257,6 @@ def plot_trainable(reports: dict[str, FreezeReport]) -> Figure:
     lengths are the raw counts (the axis is only labelled in millions). As with the other
     figures, the Figure is not registered with pyplot: make it a cell's last value.
     """
-    from matplotlib.ticker import FuncFormatter
 
     if not isinstance(reports, dict):
         raise TypeError(f"reports must be a dict {{label: FreezeReport}}, got {type(reports).__name__}")
@@ -287,27 +284,21 @@ def plot_trainable(reports: dict[str, FreezeReport]) -> Figure:
     ax.barh(rows, frozen, left=trainable, color="#b7b7b7", label="frozen")
     for row, report in zip(rows, reports.values()):
         share = report.trainable_params / report.total_params if report.total_params else 0.0
-        text = f"  {report.trainable_params:,} of {report.total_params:,} trainable ({share:.0%})"
+        text = f" {report.trainable_params:,} / {report.total_params:,} ({share:.0%})"
         ax.text(report.total_params, row, text, va="center", fontsize=8.5)
     ax.set_yticks(rows, labels)
     ax.invert_yaxis()  # the first entry on top
-    ax.set_xlim(0, 1.6 * max(max(totals), 1))  # room for the counts right of the longest bar
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value / 1e6:g}M"))
-    ax.set_xlabel("parameters")
+    ax.set_xlim(0, 1.7 * max(max(totals), 1))  # room for the counts right of the longest bar
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value / 1e6:g}M" if value else "0"))
+    ax.set_xlabel("parameters (labels: trainable / total)")
     ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(loc="lower right")
     ax.set_title("Trainable and frozen parameters")
+    fig.legend(loc="outside lower center", ncols=2, frameon=False)  # below the axes, clear of the bars
     return fig
 
 
 # --- draw_fpn (Chapter 4) ---------------------------------------------------------------------
 
-import math
-
-from matplotlib.figure import Figure
-from matplotlib.patches import Circle, FancyBboxPatch
-
-from .pyramid import FeatureInfo
 
 _FPN_COLORS = {"feature": "#fce5cd", "conv": "#cfe2f3", "output": "#d9ead3"}
 

@@ -75,3 +75,17 @@ def test_freeze_accepts_nested_names():
     assert not any(p.requires_grad for p in model.layer1[0].parameters())
     assert all(p.requires_grad for p in model.layer1[1].parameters())
     assert isinstance(model.layer1[0].bn2, FrozenBatchNorm2d)
+
+
+def test_frozen_batchnorm_follows_the_dtype_of_the_model():
+    model = torchvision.models.resnet18(weights=None).to(torch.bfloat16).eval()
+    freeze(model, FROZEN, batchnorm="frozen")
+    assert model.bn1.running_mean.dtype == torch.bfloat16
+    assert model(torch.randn(1, 3, 32, 32, dtype=torch.bfloat16)).dtype == torch.bfloat16
+
+
+def test_eval_mode_hook_is_registered_once():
+    model = torchvision.models.resnet18(weights=None)
+    freeze(model, ["layer1"], batchnorm="eval")
+    freeze(model, ["layer1"], batchnorm="eval")
+    assert len(model.layer1[0].bn1._forward_pre_hooks) == 1
