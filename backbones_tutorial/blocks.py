@@ -59,7 +59,7 @@ class BasicBlock(nn.Module):
         self.stride = stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_batch(x, self.conv1.in_channels, type(self).__name__)
+        check_batch(x, self.conv1.in_channels, "BasicBlock")
         identity = x  # (B, C_in, H, W)
 
         out = self.relu(self.bn1(self.conv1(x)))  # (B, planes, H/s, W/s)
@@ -102,7 +102,7 @@ class Bottleneck(nn.Module):
         self.stride = stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_batch(x, self.conv1.in_channels, type(self).__name__)
+        check_batch(x, self.conv1.in_channels, "Bottleneck")
         identity = x  # (B, C_in, H, W)
 
         out = self.relu(self.bn1(self.conv1(x)))  # (B, planes, H, W)

@@ -19,12 +19,12 @@ def check_batch(x: torch.Tensor, channels: int, where: str) -> None:
         hint = " (add a batch dimension: x.unsqueeze(0))" if x.dim() == 3 else ""
         raise ValueError(
             f"{where} expects a 4-D batch (B, {channels}, H, W), got a {x.dim()}-D tensor of shape "
-            f"{tuple(x.shape)}{hint}"
+            f"{list(x.shape)}{hint}"
         )
     if x.shape[1] != channels:
         raise ValueError(
             f"{where} expects {channels} input channels (B, {channels}, H, W), got {x.shape[1]} "
-            f"in shape {tuple(x.shape)}"
+            f"in shape {list(x.shape)}"
         )
 
 

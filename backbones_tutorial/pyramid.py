@@ -58,7 +58,7 @@ class ResNetFeatures(torchvision.models.ResNet):
         self.feature_info = resnet_feature_info(self)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        check_batch(x, self.conv1.in_channels, type(self).__name__)
+        check_batch(x, self.conv1.in_channels, "ResNetFeatures")
         stem = self.relu(self.bn1(self.conv1(x)))  # (B, 64, H/2, W/2)
         c2 = self.layer1(self.maxpool(stem))  # (B, 64*e, H/4, W/4)
         c3 = self.layer2(c2)  # (B, 128*e, H/8, W/8)
@@ -96,7 +96,7 @@ class ResNetBackbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         r = self.body
-        check_batch(x, r.conv1.in_channels, type(self).__name__)
+        check_batch(x, r.conv1.in_channels, "ResNetBackbone")
         stem = r.relu(r.bn1(r.conv1(x)))  # (B, 64, H/2, W/2)
         c2 = r.layer1(r.maxpool(stem))  # (B, 64*e, H/4, W/4)
         c3 = r.layer2(c2)  # (B, 128*e, H/8, W/8)

@@ -78,7 +78,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_batch(x, self.conv1.in_channels, type(self).__name__)
+        check_batch(x, self.conv1.in_channels, "ResNet")
         x = self.relu(self.bn1(self.conv1(x)))  # (B, 64, H/2, W/2)
         x = self.maxpool(x)  # (B, 64, H/4, W/4)
 

@@ -46,7 +46,7 @@ class VGG16Blocks(nn.Module):
             self.feature_info.append(FeatureInfo(f"block{i}", channels, reduction))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        check_batch(x, self.block1[0].in_channels, type(self).__name__)
+        check_batch(x, self.block1[0].in_channels, "VGG16Blocks")
         outputs = []
         for block in self.children():
             x = block(x)  # (B, C_i, H/2^i, W/2^i)

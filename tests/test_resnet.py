@@ -59,7 +59,7 @@ def test_resnet_rejects_bad_configuration_and_input():
     with pytest.raises(TypeError, match="BasicBlock or Bottleneck"):
         ResNet(torch.nn.Conv2d, [2, 2, 2, 2])
     model = resnet(18)
-    with pytest.raises(ValueError, match=r"4-D batch \(B, 3, H, W\).*\(3, 64, 64\)"):
+    with pytest.raises(ValueError, match=r"4-D batch \(B, 3, H, W\).*\[3, 64, 64\]"):
         model(torch.randn(3, 64, 64))
     with pytest.raises(ValueError, match="expects 3 input channels.*got 1"):
         model(torch.randn(1, 1, 64, 64))

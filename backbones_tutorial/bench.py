@@ -1,0 +1,276 @@
+"""``python -m backbones_tutorial bench``: what each extraction method costs, measured.
+
+Latency is taken as a ratio to the bare forward (``methods.BareForward``) measured in the same
+round: every round times each method once, in a rotated order, so slow drifts of a shared
+machine hit all methods alike; the headline is the median ratio over rounds. Peak memory is
+measured in a fresh subprocess per method and workload. The from-scratch ResNet34 is compared
+with torchvision's the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torchvision
+from torch import nn
+
+from .display import Table, fmt_int
+from .methods import METHODS, STAGES, BareForward, build_extractor, compatibility, runs_only_needed_layers
+from .resnet import resnet34
+
+WORKLOADS = {"all stages": list(STAGES), "layer2 only": ["layer2"]}
+
+
+@dataclass
+class Settings:
+    device: str = "cpu"
+    size: int = 224
+    batch: int = 1
+    rounds: int = 30
+    warmup: int = 3
+    memory: bool = True
+
+
+@dataclass
+class MethodResult:
+    method: str
+    ratio_median: float  # latency / bare forward latency, median over rounds
+    ratio_iqr: tuple[float, float]  # 25th and 75th percentiles of the per-round ratio
+    ms_median: float
+    params: int
+    peak_memory_mib: float | None
+
+
+@dataclass
+class Results:
+    settings: Settings
+    machine: dict[str, str]
+    workloads: dict[str, list[MethodResult]] = field(default_factory=dict)
+    bare_ms: dict[str, float] = field(default_factory=dict)
+    bare_peak_memory_mib: dict[str, float | None] = field(default_factory=dict)
+    scratch_vs_torchvision: dict[str, float] = field(default_factory=dict)
+    compatibility: dict[str, dict[str, bool]] = field(default_factory=dict)
+
+
+def _machine(device: str) -> dict[str, str]:
+    info = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "threads": str(torch.get_num_threads()),
+    }
+    if device == "cuda":
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def _timer(device: str) -> Callable[[Callable[[], object]], float]:
+    def run(fn: Callable[[], object]) -> float:
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+    return run
+
+
+def _quantile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1]
+
+
+def interleaved_ratios(
+    candidates: dict[str, Callable[[], object]], reference: str, rounds: int, warmup: int, device: str,
+    progress: Callable[[str], None] = lambda s: None,
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Per-round (ratio to ``reference``, seconds) for each candidate, order rotated every round."""
+    timer, names = _timer(device), list(candidates)
+    for _ in range(warmup):
+        for name in names:
+            candidates[name]()
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[: r % len(names)]
+        for name in order:
+            seconds[name].append(timer(candidates[name]))
+        if (r + 1) % max(1, rounds // 5) == 0 or r + 1 == rounds:
+            progress(f"round {r + 1}/{rounds}")
+    ref = seconds[reference]
+    return {name: ([s / b for s, b in zip(seconds[name], ref)], seconds[name]) for name in names}
+
+
+def _input(settings: Settings) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(settings.batch, 3, settings.size, settings.size, generator=g).to(settings.device)
+
+
+def _model(settings: Settings) -> torchvision.models.ResNet:
+    torch.manual_seed(0)
+    return torchvision.models.resnet50(weights=None).eval().to(settings.device)
+
+
+def peak_memory_mib(method: str, workload: str, settings: Settings) -> float | None:
+    """Peak memory of one forward of ``method`` on ``workload``, in a fresh subprocess."""
+    args = [sys.executable, "-m", "backbones_tutorial.bench", method, workload, settings.device,
+            str(settings.size), str(settings.batch)]
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"memory probe for {method} / {workload} failed:\n{done.stderr[-2000:]}")
+    value = done.stdout.strip().splitlines()[-1]
+    return None if value == "None" else float(value)
+
+
+def _probe(method: str, workload: str, device: str, size: int, batch: int) -> float | None:
+    """Run in the subprocess: build, reset the peak, one forward, report the peak increase."""
+    settings = Settings(device=device, size=size, batch=batch)
+    model, x = _model(settings), _input(settings)
+    layers = WORKLOADS[workload]
+    extractor = BareForward(model, layers) if method == "bare" else build_extractor(method, model, layers)
+    with torch.inference_mode():
+        extractor(x)  # first call allocates lazily-created state (fx, oneDNN primitives)
+        if device == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+            extractor(x)
+            torch.cuda.synchronize()
+            return (torch.cuda.max_memory_allocated() - base) / 2**20
+        try:  # Linux: writing 5 to clear_refs resets the peak resident set size (VmHWM)
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            return None
+        base = _status_kib("VmRSS")
+        extractor(x)
+        return (_status_kib("VmHWM") - base) / 1024
+
+
+def _status_kib(key: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise KeyError(key)
+
+
+def _params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def run(settings: Settings, progress: Callable[[str], None] = lambda s: None) -> Results:
+    results = Results(settings, _machine(settings.device))
+    x = _input(settings)
+    for workload, layers in WORKLOADS.items():
+        model = _model(settings)
+        candidates = {"bare": BareForward(model, layers)}
+        candidates |= {m: build_extractor(m, model, layers).eval() for m in METHODS}
+        calls = {name: (lambda e=e: e(x)) for name, e in candidates.items()}
+        progress(f"{workload}: timing {len(calls)} extractors, {settings.rounds} interleaved rounds")
+        with torch.inference_mode():
+            ratios = interleaved_ratios(calls, "bare", settings.rounds, settings.warmup, settings.device,
+                                        lambda s: progress(f"{workload}: {s}"))
+        results.bare_ms[workload] = statistics.median(ratios["bare"][1]) * 1000
+        if settings.memory:
+            results.bare_peak_memory_mib[workload] = peak_memory_mib("bare", workload, settings)
+        rows = []
+        for m in METHODS:
+            ratio, seconds = ratios[m]
+            memory = None
+            if settings.memory:
+                progress(f"{workload}: peak memory of {m} (fresh process)")
+                memory = peak_memory_mib(m, workload, settings)
+            rows.append(MethodResult(m, statistics.median(ratio), (_quantile(ratio, 0.25), _quantile(ratio, 0.75)),
+                                     statistics.median(seconds) * 1000, _params(candidates[m]), memory))
+        candidates["hooks"].remove()
+        results.workloads[workload] = rows
+
+    progress("from-scratch ResNet34 against torchvision's")
+    torch.manual_seed(0)
+    tv = torchvision.models.resnet34(weights=None).eval().to(settings.device)
+    ours = resnet34().eval().to(settings.device)
+    ours.load_state_dict(tv.state_dict(), strict=True)
+    with torch.inference_mode():
+        r = interleaved_ratios({"torchvision": lambda: tv(x), "ours": lambda: ours(x)}, "torchvision",
+                               settings.rounds, settings.warmup, settings.device)
+    progress("compatibility with torch.fx, TorchScript and torch.compile")
+    cpu_model = torchvision.models.resnet50(weights=None).eval()
+    results.compatibility = {m: compatibility(m, cpu_model, STAGES) for m in METHODS}
+    results.scratch_vs_torchvision = {
+        "ratio_median": statistics.median(r["ours"][0]),
+        "ours_ms": statistics.median(r["ours"][1]) * 1000,
+        "torchvision_ms": statistics.median(r["torchvision"][1]) * 1000,
+    }
+    return results
+
+
+def to_json(runs: list[Results]) -> str:
+    return json.dumps([asdict(r) for r in runs], indent=2) + "\n"
+
+
+def table(results: Results) -> Table:
+    """One row per workload and method: the median ratio (with its IQR), ms, parameters, memory."""
+    rows = []
+    for workload, methods in results.workloads.items():
+        layers = WORKLOADS[workload]
+        rows.append((workload, "bare forward", "1.000", f"{results.bare_ms[workload]:.1f}", "", _mib(results.bare_peak_memory_mib.get(workload))))
+        for m in methods:
+            lo, hi = m.ratio_iqr
+            mark = "" if runs_only_needed_layers(m.method, layers) else " *"
+            rows.append(("", m.method + mark, f"{m.ratio_median:.3f} ({lo:.3f}-{hi:.3f})", f"{m.ms_median:.1f}",
+                         fmt_int(m.params), _mib(m.peak_memory_mib)))
+    s = results.settings
+    caption = (f"{s.device}, input {s.batch} x 3 x {s.size} x {s.size}, median of {s.rounds} interleaved rounds; "
+               f"* = computes layers past the deepest one requested")
+    return Table(("workload", "method", "time / bare (IQR)", "ms", "parameters", "peak MiB"), tuple(rows), caption)
+
+
+def _mib(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def targets(results: Results, tolerance: float = 0.03) -> list[tuple[str, bool]]:
+    """The issue's targets: methods that run only the needed layers, and the from-scratch
+    ResNet34, within ``tolerance`` of their reference (median ratio)."""
+    checks = []
+    for workload, methods in results.workloads.items():
+        for m in methods:
+            if runs_only_needed_layers(m.method, WORKLOADS[workload]):
+                checks.append((f"{workload}: {m.method} within {tolerance:.0%} of bare ({m.ratio_median:.3f})",
+                               m.ratio_median <= 1 + tolerance))
+    ratio = results.scratch_vs_torchvision["ratio_median"]
+    checks.append((f"from-scratch ResNet34 within {tolerance:.0%} of torchvision's ({ratio:.3f})", ratio <= 1 + tolerance))
+    return checks
+
+
+if __name__ == "__main__":  # the memory probe's entry point (see peak_memory_mib)
+    method, workload, device, size, batch = sys.argv[1:6]
+    print(_probe(method, workload, device, int(size), int(batch)))
+
+
+def from_dict(d: dict) -> Results:
+    """Rebuild ``Results`` from its JSON form (see ``to_json``)."""
+    workloads = {
+        w: [MethodResult(**{**m, "ratio_iqr": tuple(m["ratio_iqr"])}) for m in methods]
+        for w, methods in d["workloads"].items()
+    }
+    return Results(Settings(**d["settings"]), d["machine"], workloads, d["bare_ms"],
+                   d["bare_peak_memory_mib"], d["scratch_vs_torchvision"], d["compatibility"])
+
+
+def load(path) -> list[Results]:
+    """The runs stored in a JSON file written by ``bench``."""
+    with open(path) as f:
+        data = json.load(f)
+    if not isinstance(data, list) or not all(isinstance(r, dict) and "workloads" in r for r in data):
+        raise ValueError(f"{path} is not a results file written by 'python -m backbones_tutorial bench'")
+    return [from_dict(r) for r in data]

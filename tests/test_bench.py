@@ -1,0 +1,65 @@
+"""The benchmark: its ratio bookkeeping, and a --quick smoke run of the real command."""
+
+import json
+
+import pytest
+
+from backbones_tutorial import bench
+from backbones_tutorial.__main__ import main
+from backbones_tutorial.methods import METHODS
+
+
+def test_interleaved_ratios_divide_by_the_reference_of_the_same_round_and_rotate(monkeypatch):
+    monkeypatch.setattr(bench, "_timer", lambda device: (lambda fn: fn()))  # "seconds" = return value
+    calls = []
+    durations = {"bare": [1.0, 2.0, 4.0], "a": [1.1, 2.2, 4.4], "b": [3.0, 6.0, 12.0]}
+
+    def candidate(name):
+        def fn():
+            calls.append(name)
+            return durations[name][calls.count(name) - 1]
+        return fn
+
+    out = bench.interleaved_ratios({n: candidate(n) for n in durations}, "bare", rounds=3, warmup=0, device="cpu")
+    assert out["a"][0] == pytest.approx([1.1, 1.1, 1.1])  # per-round ratio, not ratio of medians
+    assert out["b"][0] == pytest.approx([3.0, 3.0, 3.0])
+    assert calls == ["bare", "a", "b", "a", "b", "bare", "b", "bare", "a"]  # rotated every round
+
+
+def test_bench_quick_writes_results_for_every_method(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--device", "cpu", "--out", str(out), "--plot", str(tmp_path / "b.png")]) == 0
+    printed = capsys.readouterr()
+    (run,) = bench.load(out)
+    assert list(run.workloads) == list(bench.WORKLOADS)
+    for rows in run.workloads.values():
+        assert [r.method for r in rows] == list(METHODS)
+        for r in rows:
+            assert r.ratio_median > 0 and r.ratio_iqr[0] <= r.ratio_median <= r.ratio_iqr[1]
+            assert r.params > 0
+            assert r.peak_memory_mib is None or r.peak_memory_mib >= 0
+    assert set(run.compatibility) == set(METHODS)
+    assert run.scratch_vs_torchvision["ratio_median"] > 0
+    assert all(m in printed.out for m in METHODS) and "wrote" in printed.out
+    assert "[bench cpu] all stages" in printed.err  # progress is visible
+    assert (tmp_path / "b.png").stat().st_size > 0
+    assert json.loads(out.read_text())[0]["settings"]["size"] == 64
+
+
+def test_load_rejects_a_file_that_is_not_bench_output(tmp_path):
+    bad = tmp_path / "x.json"
+    bad.write_text('{"a": 1}')
+    with pytest.raises(ValueError, match="not a results file"):
+        bench.load(bad)
+
+
+def test_bench_rejects_cuda_without_a_gpu_and_tiny_settings(capsys):
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit) as e:
+            main(["bench", "--device", "cuda"])
+        assert e.value.code == 2 and "torch.cuda.is_available() is False" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--rounds", "1"])
+    assert e.value.code == 2 and "--rounds >= 3" in capsys.readouterr().err
