@@ -5,20 +5,33 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: book test setup unit nbval execute lock clean
+.PHONY: book test setup unit nbval browser browser-test execute lock clean
 
 book: setup
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "The book is in _build/html: open _build/html/index.html"
 
-test: setup unit nbval
+test: setup unit nbval browser-test
 
 unit: setup
-	$(BIN)/pytest tests
+	$(BIN)/pytest -m "not browser" tests
 
 # Strict: every stored output of every chapter is compared with a fresh run.
 nbval: setup
 	$(BIN)/pytest --nbval --nbval-current-env --nbval-cell-timeout=300 book
+
+# The rendered book in headless Chromium (tests/test_browser.py): builds the book into a temporary
+# folder, checks every page of _toc.yml and the search page, writes _build/screenshots/.
+# Skipped, with the reason printed (-rs), where Chromium or Playwright is missing.
+browser-test: setup browser
+	$(BIN)/pytest -rs -m browser tests/test_browser.py
+
+# The system Chromium that Playwright drives (never a downloaded browser). Best effort: without
+# apt or root it only says so, and the browser test is then skipped rather than failed.
+browser:
+	@test -x /usr/bin/chromium || command -v chromium >/dev/null 2>&1 \
+	  || (DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) \
+	  || echo "could not install chromium (needs apt-get and root): the browser test will be skipped"
 
 # Re-execute the chapters in place after changing them or the package (NB=book/xx.ipynb for one).
 execute: setup

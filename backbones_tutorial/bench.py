@@ -1,7 +1,7 @@
 """``python -m backbones_tutorial bench``: what each extraction method costs, measured.
 
 Latency is taken as a ratio to the bare forward (``methods.BareForward``) measured in the same
-round: every round times each method once, in a rotated order, so slow drifts of a shared
+round: every round times each method once, in a shuffled order, so slow drifts of a shared
 machine hit all methods alike; the headline is the median ratio over rounds. Peak memory is
 measured in a fresh subprocess per method and workload. The from-scratch ResNet34 is compared
 with torchvision's the same way.
@@ -10,7 +10,9 @@ with torchvision's the same way.
 from __future__ import annotations
 
 import json
+import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -65,12 +67,21 @@ def _machine(device: str) -> dict[str, str]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": _cpu_name(),
+        "cores": str(os.cpu_count()),
         "threads": str(torch.get_num_threads()),
     }
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name()
     return info
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
 
 
 def _timer(device: str) -> Callable[[Callable[[], object]], float]:
@@ -93,14 +104,19 @@ def interleaved_ratios(
     candidates: dict[str, Callable[[], object]], reference: str, rounds: int, warmup: int, device: str,
     progress: Callable[[str], None] = lambda s: None,
 ) -> dict[str, tuple[list[float], list[float]]]:
-    """Per-round (ratio to ``reference``, seconds) for each candidate, order rotated every round."""
+    """Per-round (ratio to ``reference``, seconds) for each candidate.
+
+    Each round runs every candidate once in a freshly shuffled (seeded) order, so that no method
+    always follows the same neighbour (whose caches and allocations it would inherit).
+    """
     timer, names = _timer(device), list(candidates)
     for _ in range(warmup):
         for name in names:
             candidates[name]()
     seconds: dict[str, list[float]] = {name: [] for name in names}
+    rng = random.Random(0)
     for r in range(rounds):
-        order = names[r % len(names):] + names[: r % len(names)]
+        order = rng.sample(names, len(names))
         for name in order:
             seconds[name].append(timer(candidates[name]))
         if (r + 1) % max(1, rounds // 5) == 0 or r + 1 == rounds:
@@ -123,7 +139,10 @@ def peak_memory_mib(method: str, workload: str, settings: Settings) -> float | N
     """Peak memory of one forward of ``method`` on ``workload``, in a fresh subprocess."""
     args = [sys.executable, "-m", "backbones_tutorial.bench", method, workload, settings.device,
             str(settings.size), str(settings.batch)]
-    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    # A fixed mmap threshold: glibc otherwise raises it after the first large free, so the timed
+    # forward would reuse heap pages kept from the warm-up one and its peak would not show in RSS.
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
+    done = subprocess.run(args, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"memory probe for {method} / {workload} failed:\n{done.stderr[-2000:]}")
     value = done.stdout.strip().splitlines()[-1]
@@ -252,11 +271,6 @@ def targets(results: Results, tolerance: float = 0.03) -> list[tuple[str, bool]]
     return checks
 
 
-if __name__ == "__main__":  # the memory probe's entry point (see peak_memory_mib)
-    method, workload, device, size, batch = sys.argv[1:6]
-    print(_probe(method, workload, device, int(size), int(batch)))
-
-
 def from_dict(d: dict) -> Results:
     """Rebuild ``Results`` from its JSON form (see ``to_json``)."""
     workloads = {
@@ -274,3 +288,8 @@ def load(path) -> list[Results]:
     if not isinstance(data, list) or not all(isinstance(r, dict) and "workloads" in r for r in data):
         raise ValueError(f"{path} is not a results file written by 'python -m backbones_tutorial bench'")
     return [from_dict(r) for r in data]
+
+
+if __name__ == "__main__":  # the memory probe's entry point (see peak_memory_mib)
+    method, workload, device, size, batch = sys.argv[1:6]
+    print(_probe(method, workload, device, int(size), int(batch)))

@@ -64,7 +64,9 @@ def _cut(model: nn.Module, name: str, parent: str) -> nn.Sequential:
             f"{type(model).__name__}.forward flattens between them, and that flatten is not a child; "
             f"cut at {previous!r} and flatten yourself (or append nn.Flatten(1) and the head by hand)"
         )
-    return nn.Sequential(kept)
+    cut = nn.Sequential(kept)
+    cut.training = model.training  # the container only: its children keep their own mode
+    return cut
 
 
 def child_table(model: nn.Module) -> list[tuple[int, str, str]]:

@@ -58,8 +58,8 @@ def resolve_weights(arch: str, weights: str | WeightsEnum) -> WeightsEnum:
     """The weights enum member for ``arch`` named by ``weights`` ("IMAGENET1K_V1", "DEFAULT", ...).
 
     ``DEFAULT`` is torchvision's best weights for the architecture, which is not always what the
-    legacy ``pretrained=True`` loaded: for resnet50, ``DEFAULT`` is ``IMAGENET1K_V2`` (newer
-    training recipe, 80.9% top-1) while ``pretrained=True`` still means ``IMAGENET1K_V1`` (76.1%).
+    legacy ``pretrained=True`` loaded: for resnet50, ``DEFAULT`` is ``IMAGENET1K_V2`` (a newer
+    training recipe) while ``pretrained=True`` still means ``IMAGENET1K_V1``.
     """
     check_choice(arch, torchvision.models.list_models(), "torchvision architecture")
     enum = torchvision.models.get_model_weights(arch)

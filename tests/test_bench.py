@@ -9,10 +9,11 @@ from backbones_tutorial.__main__ import main
 from backbones_tutorial.methods import METHODS
 
 
-def test_interleaved_ratios_divide_by_the_reference_of_the_same_round_and_rotate(monkeypatch):
+def test_interleaved_ratios_divide_by_the_reference_of_the_same_round_and_shuffle(monkeypatch):
     monkeypatch.setattr(bench, "_timer", lambda device: (lambda fn: fn()))  # "seconds" = return value
     calls = []
-    durations = {"bare": [1.0, 2.0, 4.0], "a": [1.1, 2.2, 4.4], "b": [3.0, 6.0, 12.0]}
+    durations = {"bare": [1.0, 2.0, 4.0, 1.0, 2.0, 4.0], "a": [1.1, 2.2, 4.4, 1.1, 2.2, 4.4],
+                 "b": [3.0, 6.0, 12.0, 3.0, 6.0, 12.0]}
 
     def candidate(name):
         def fn():
@@ -20,10 +21,12 @@ def test_interleaved_ratios_divide_by_the_reference_of_the_same_round_and_rotate
             return durations[name][calls.count(name) - 1]
         return fn
 
-    out = bench.interleaved_ratios({n: candidate(n) for n in durations}, "bare", rounds=3, warmup=0, device="cpu")
-    assert out["a"][0] == pytest.approx([1.1, 1.1, 1.1])  # per-round ratio, not ratio of medians
-    assert out["b"][0] == pytest.approx([3.0, 3.0, 3.0])
-    assert calls == ["bare", "a", "b", "a", "b", "bare", "b", "bare", "a"]  # rotated every round
+    out = bench.interleaved_ratios({n: candidate(n) for n in durations}, "bare", rounds=6, warmup=0, device="cpu")
+    assert out["a"][0] == pytest.approx([1.1] * 6)  # per-round ratio, not ratio of medians
+    assert out["b"][0] == pytest.approx([3.0] * 6)
+    rounds = [calls[i:i + 3] for i in range(0, 18, 3)]
+    assert all(sorted(r) == ["a", "b", "bare"] for r in rounds)  # each candidate once per round
+    assert len({tuple(r) for r in rounds}) > 1  # in an order that changes between rounds
 
 
 def test_bench_quick_writes_results_for_every_method(tmp_path, capsys):
@@ -63,3 +66,17 @@ def test_bench_rejects_cuda_without_a_gpu_and_tiny_settings(capsys):
     with pytest.raises(SystemExit) as e:
         main(["bench", "--rounds", "1"])
     assert e.value.code == 2 and "--rounds >= 3" in capsys.readouterr().err
+
+
+def test_the_committed_results_agree_with_a_live_compatibility_check():
+    """Chapter 6 shows book/data/bench.json; its compatibility matrix must still be true."""
+    import pathlib
+
+    import torchvision
+
+    from backbones_tutorial.methods import STAGES, compatibility
+
+    (run,) = bench.load(pathlib.Path(__file__).resolve().parents[1] / "book" / "data" / "bench.json")
+    model = torchvision.models.resnet50(weights=None).eval()
+    assert {m: compatibility(m, model, STAGES) for m in METHODS} == run.compatibility
+    assert run.settings.size == 224 and run.settings.rounds >= 30  # a full run, not --quick
