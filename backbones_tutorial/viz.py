@@ -86,6 +86,17 @@ _EXAMPLE_BLOCKS = {
 _BOX_COLORS = {nn.Conv2d: "#cfe2f3", nn.BatchNorm2d: "#fff2cc", nn.ReLU: "#d9ead3"}
 
 
+def _canvas(left: float, right: float, bottom: float, top: float, inch: float = 0.6):
+    """A Figure whose single, axis-less Axes spans the drawing at ``inch`` inches per unit, so
+    that boxes keep their proportions."""
+    fig = Figure(figsize=(inch * (right - left), inch * (top - bottom)))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(left, right)
+    ax.set_ylim(bottom, top)
+    ax.axis("off")
+    return fig, ax
+
+
 def _layer_label(module: nn.Module) -> str:
     if isinstance(module, nn.Conv2d):
         (kh, kw), (sh, sw) = module.kernel_size, module.stride
@@ -145,12 +156,7 @@ def draw_residual_block(kind: str = "basic", projection: bool = False) -> Figure
     split_y = -0.6  # the input at y = 0, then one row per layer, the add, the layers after it, the output
     output_y = split_y - (len(main) + len(after) + 2) * step
     left, right, top, bottom = -2.4, side_x + side_w / 2 + 0.2, 0.9, output_y - 0.4
-    inch = 0.6  # inches per unit of the drawing, so that boxes keep their proportions
-    fig = Figure(figsize=(inch * (right - left), inch * (top - bottom)))
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(left, right)
-    ax.set_ylim(bottom, top)
-    ax.axis("off")
+    fig, ax = _canvas(left, right, bottom, top)
 
     def box(name: str, x: float, y: float, width: float) -> None:
         module = modules[name]
@@ -347,12 +353,7 @@ def draw_fpn(feature_info: list, out_channels: int = 256, size: tuple[int, int] 
     w_c, w_l, w_o, w_p = 2.7, 1.9, 1.9, 2.3
     ys = [i * step for i in range(n)]  # the finest level at the bottom, as in the paper's figure
     left, right, bottom, top = x_c - w_c / 2 - 0.3, x_p + w_p / 2 + 0.3, -1.6, ys[-1] + 1.6
-    inch = 0.6  # inches per unit of the drawing, so that boxes keep their proportions
-    fig = Figure(figsize=(inch * (right - left), inch * (top - bottom)))
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(left, right)
-    ax.set_ylim(bottom, top)
-    ax.axis("off")
+    fig, ax = _canvas(left, right, bottom, top)
 
     def box(x: float, y: float, width: float, text: str, kind: str) -> None:
         ax.add_patch(FancyBboxPatch((x - width / 2, y - box_h / 2), width, box_h, boxstyle="round,pad=0.04",
