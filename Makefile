@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: book test setup unit nbval browser browser-test execute lock clean
+.PHONY: book test setup unit nbval browser browser-test execute readme lock clean
 
 book: setup
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
@@ -36,6 +36,10 @@ browser:
 # Re-execute the chapters in place after changing them or the package (NB=book/xx.ipynb for one).
 execute: setup
 	$(BIN)/python tools/execute_notebooks.py $(NB)
+
+# Copy the committed benchmark results (book/data/bench.json) into the README's table.
+readme: setup
+	$(BIN)/python tools/readme_bench.py
 
 setup: $(STAMP)
 

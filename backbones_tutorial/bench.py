@@ -290,6 +290,27 @@ def load(path) -> list[Results]:
     return [from_dict(r) for r in data]
 
 
+def markdown_summary(runs: list[Results]) -> str:
+    """The results as the README reports them: one table per run, then the targets."""
+    out = []
+    for run in runs:
+        s, m = run.settings, run.machine
+        out.append(f"{s.device} ({m['cpu']}, {m['threads']} threads; torch {m['torch']}), input {s.batch} x 3 x "
+                   f"{s.size} x {s.size}, median of {s.rounds} interleaved rounds:\n")
+        out.append("| workload | method | time / bare forward | ms | parameters kept | peak MiB |")
+        out.append("|---|---|---|---|---|---|")
+        for workload, rows in run.workloads.items():
+            out.append(f"| {workload} | bare forward | 1.000 | {run.bare_ms[workload]:.1f} | | "
+                       f"{_mib(run.bare_peak_memory_mib.get(workload))} |")
+            for r in rows:
+                out.append(f"| {workload} | {r.method} | {r.ratio_median:.3f} | {r.ms_median:.1f} | {fmt_int(r.params)} | "
+                           f"{_mib(r.peak_memory_mib)} |")
+        out.append("")
+        out += [f"- {'met' if ok else 'missed'}: {text}" for text, ok in targets(run)]
+        out.append("")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":  # the memory probe's entry point (see peak_memory_mib)
     method, workload, device, size, batch = sys.argv[1:6]
     print(_probe(method, workload, device, int(size), int(batch)))

@@ -80,3 +80,14 @@ def test_the_committed_results_agree_with_a_live_compatibility_check():
     model = torchvision.models.resnet50(weights=None).eval()
     assert {m: compatibility(m, model, STAGES) for m in METHODS} == run.compatibility
     assert run.settings.size == 224 and run.settings.rounds >= 30  # a full run, not --quick
+
+
+def test_readme_reports_the_committed_results():
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    block = re.search(r"<!-- bench:start -->\n(.*?)<!-- bench:end -->", (root / "README.md").read_text(), re.S)
+    assert block, "README.md lost its bench block"
+    want = bench.markdown_summary(bench.load(root / "book" / "data" / "bench.json"))
+    assert block.group(1) == want, "README.md's benchmark table is stale: run make readme"
