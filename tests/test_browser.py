@@ -312,6 +312,16 @@ def test_page_renders(visit, site, doc):
         urlpath = parse_qs(binder[0].query).get("urlpath", [""])[0]
         assert re.fullmatch(rf"(lab/)?tree/{re.escape(notebook)}", urlpath), f"{doc}: Binder urlpath {urlpath!r}"
 
+    # Previous/next links follow the table of contents.
+    i = PAGES.index(doc)
+    for selector, neighbour in (("a.left-prev", PAGES[i - 1] if i else None),
+                                ("a.right-next", PAGES[i + 1] if i + 1 < len(PAGES) else None)):
+        links = page.eval_on_selector_all(selector, "els => els.map(e => e.getAttribute('href'))")
+        if neighbour is None:
+            assert not links, f"{doc}: unexpected {selector} link {links}"
+        else:
+            assert links and Path(links[0]).stem == Path(neighbour).name, f"{doc}: {selector} is {links}, expected {neighbour}"
+
     # No traceback or error output in what the reader sees.
     text = page.inner_text("body")
     assert "Traceback" not in text, f"{doc}: the page shows a Traceback"
