@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
@@ -62,20 +63,9 @@ def freeze(model: nn.Module, names: Iterable[str], batchnorm: str = "frozen") ->
     Every name must be a submodule of ``model``; BatchNorm layers under them are handled as
     ``batchnorm`` says (see the module docstring). Returns what is left trainable.
     """
-    if isinstance(names, str):
-        raise TypeError(f"names must be a list of submodule names, e.g. ['conv1', 'layer1'], got the string {names!r}")
     check_choice(batchnorm, BATCHNORM_MODES, "batchnorm mode")
     modules = dict(model.named_modules())
-    names = list(names)
-    for name in names:
-        if name not in modules or name == "":
-            top = [n for n, _ in model.named_children()]
-            nested = next((n for n in modules if n.count(".") == 1), None)
-            hint = f" (dotted names such as {nested!r} reach nested modules)" if nested else ""
-            raise ValueError(
-                f"unknown submodule {name!r} of {type(model).__name__}; top-level children are "
-                f"{', '.join(map(repr, top))}{hint}"
-            )
+    names = _check_names(model, names)
     for name in names:
         target = modules[name]
         target.requires_grad_(False)
@@ -88,7 +78,55 @@ def freeze(model: nn.Module, names: Iterable[str], batchnorm: str = "frozen") ->
         elif batchnorm == "eval":
             for bn in (m for m in target.modules() if isinstance(m, nn.BatchNorm2d)):
                 bn.eval()
-                if not getattr(bn, "_keeps_eval", False):  # one hook, however often freeze is called
-                    bn.register_forward_pre_hook(_keep_eval)
-                    bn._keeps_eval = True
+                if not hasattr(bn, "_keep_eval_handle"):  # one hook, however often freeze is called
+                    bn._keep_eval_handle = bn.register_forward_pre_hook(_keep_eval)
     return trainable_report(model)
+
+
+def unfreeze(model: nn.Module, names: Iterable[str]) -> FreezeReport:
+    """Undo ``freeze`` for the named submodules: parameters trainable again, ``FrozenBatchNorm2d``
+    turned back into ``BatchNorm2d`` (same statistics), eval-mode BatchNorm released to follow
+    ``model.train()`` again. Returns what is trainable."""
+    modules = dict(model.named_modules())
+    for name in _check_names(model, names):
+        target = modules[name]
+        frozen = [(n, m) for n, m in target.named_modules() if isinstance(m, FrozenBatchNorm2d)]
+        for sub_name, fbn in frozen:
+            full = f"{name}.{sub_name}" if sub_name else name
+            parent_name, _, attr = full.rpartition(".")
+            setattr(model.get_submodule(parent_name), attr, _batchnorm_copy(fbn).train(model.training))
+        target = model.get_submodule(name)  # replaced if it was itself a FrozenBatchNorm2d
+        for bn in (m for m in target.modules() if hasattr(m, "_keep_eval_handle")):
+            bn._keep_eval_handle.remove()
+            del bn._keep_eval_handle
+            bn.train(model.training)
+        target.requires_grad_(True)
+    return trainable_report(model)
+
+
+def _check_names(model: nn.Module, names: Iterable[str]) -> list[str]:
+    """The names as a list, each checked to be a submodule of ``model``."""
+    if isinstance(names, str):
+        raise TypeError(f"names must be a list of submodule names, e.g. ['conv1', 'layer1'], got the string {names!r}")
+    modules = dict(model.named_modules())
+    names = list(names)
+    for name in names:
+        if name not in modules or name == "":
+            top = [n for n, _ in model.named_children()]
+            nested = next((n for n in modules if n.count(".") == 1), None)
+            hint = f" (dotted names such as {nested!r} reach nested modules)" if nested else ""
+            raise ValueError(
+                f"unknown submodule {name!r} of {type(model).__name__}; top-level children are "
+                f"{', '.join(map(repr, top))}{hint}"
+            )
+    return names
+
+
+def _batchnorm_copy(frozen: FrozenBatchNorm2d) -> nn.BatchNorm2d:
+    bn = nn.BatchNorm2d(frozen.weight.numel(), eps=frozen.eps).to(frozen.weight.device, frozen.weight.dtype)
+    with torch.no_grad():
+        bn.weight.copy_(frozen.weight)
+        bn.bias.copy_(frozen.bias)
+        bn.running_mean.copy_(frozen.running_mean)
+        bn.running_var.copy_(frozen.running_var)
+    return bn

@@ -89,3 +89,28 @@ def test_eval_mode_hook_is_registered_once():
     freeze(model, ["layer1"], batchnorm="eval")
     freeze(model, ["layer1"], batchnorm="eval")
     assert len(model.layer1[0].bn1._forward_pre_hooks) == 1
+
+
+@pytest.mark.parametrize("mode", ["frozen", "eval"])
+def test_unfreeze_restores_training_of_parameters_and_batchnorm(mode):
+    from backbones_tutorial.freeze import unfreeze
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None).eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        before = model(x)
+    total = sum(p.numel() for p in model.parameters())
+    freeze(model, FROZEN, batchnorm=mode)
+    report = unfreeze(model, FROZEN)
+    assert report.trainable_params == report.total_params == total
+    assert isinstance(model.layer1[0].bn1, torch.nn.BatchNorm2d) and isinstance(model.bn1, torch.nn.BatchNorm2d)
+    assert not model.layer1[0].bn1._forward_pre_hooks
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(x), before)  # the statistics came back unchanged
+    assert one_train_step_changes_running_mean(model)  # and BatchNorm trains again
+    with pytest.raises(ValueError, match="unknown submodule 'layer9'"):
+        unfreeze(model, ["layer9"])
