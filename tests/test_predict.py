@@ -1,5 +1,7 @@
 """Shape prediction from arithmetic agrees with torchinfo's measurement, at any size."""
 
+import functools
+
 import pytest
 import torchvision
 from hypothesis import HealthCheck, given, settings
@@ -9,12 +11,15 @@ from backbones_tutorial.__main__ import main
 from backbones_tutorial.predict import ARCHS, SizeTooSmall, checked_prediction, minimum_size, predict_shapes
 from backbones_tutorial.shapes import measure
 
-MODELS = {arch: build() for arch, build in ARCHS.items() if arch in ("resnet18", "resnet50", "vgg16")}
+@functools.cache
+def model(arch):
+    """Built once per test session, when a test first needs it (not at collection)."""
+    return ARCHS[arch]()
 
 
 def assert_prediction_matches_measurement(arch, h, w):
     predicted = predict_shapes(arch, (h, w))
-    measured = measure(MODELS[arch], (3, h, w))
+    measured = measure(model(arch), (3, h, w))
     by_name = {s.name: s for s in measured.stages}
     for row in predicted:
         top = row.name.split(".")[0].split("[")[0]
