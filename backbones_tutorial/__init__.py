@@ -7,7 +7,7 @@ from .freeze import freeze, unfreeze
 from .predict import predict_shapes
 from .pyramid import FeatureInfo, ResNetBackbone, ResNetFeatures, resnet_features
 from .resnet import ResNet, resnet, resnet18, resnet34, resnet50, resnet101, resnet152
-from .shapes import check_claim, claims_table, find_claim, measure
+from .measure_claims import check_claim, claims_table, find_claim, measure
 
 __all__ = [
     "BasicBlock", "Bottleneck", "conv1x1", "conv3x3", "projection",

@@ -7,7 +7,8 @@ import pathlib
 import sys
 
 from .display import Table, fmt_int, fmt_shape
-from .predict import ARCHS, SizeTooSmall, checked_prediction
+from .predict import SizeTooSmall, checked_prediction
+from .registry import PREDICTABLE
 
 
 def shapes_table(arch: str, size: tuple[int, int]) -> Table:
@@ -23,8 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m backbones_tutorial", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     shapes = commands.add_parser("shapes", help="print each stage's output shape, stride and parameters")
-    shapes.add_argument("arch", choices=sorted(ARCHS, key=lambda a: (a[:3], len(a), a)), metavar="ARCH",
-                        help="one of: " + ", ".join(ARCHS))
+    shapes.add_argument("arch", choices=PREDICTABLE, metavar="ARCH",
+                        help="one of: " + ", ".join(PREDICTABLE))
     shapes.add_argument("--size", nargs=2, type=int, default=(224, 224), metavar=("H", "W"),
                         help="input height and width (default: 224 224)")
     bench = commands.add_parser("bench", help="measure what each feature-extraction method costs")

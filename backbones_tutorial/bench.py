@@ -25,8 +25,9 @@ import torchvision
 from torch import nn
 
 from .display import Table, fmt_int
-from .methods import METHODS, STAGES, BareForward, build_extractor, compatibility, runs_only_needed_layers
-from .resnet import resnet34
+from .freeze import count_params
+from .methods import METHODS, BareForward, build_extractor, compatibility, runs_only_needed_layers
+from .resnet import STAGES, resnet34
 
 WORKLOADS = {"all stages": list(STAGES), "layer2 only": ["layer2"]}
 
@@ -182,10 +183,6 @@ def _status_kib(key: str) -> int:
     raise KeyError(key)
 
 
-def _params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 def run(settings: Settings, progress: Callable[[str], None] = lambda s: None) -> Results:
     results = Results(settings, _machine(settings.device))
     x = _input(settings)
@@ -209,7 +206,7 @@ def run(settings: Settings, progress: Callable[[str], None] = lambda s: None) ->
                 progress(f"{workload}: peak memory of {m} (fresh process)")
                 memory = peak_memory_mib(m, workload, settings)
             rows.append(MethodResult(m, statistics.median(ratio), (_quantile(ratio, 0.25), _quantile(ratio, 0.75)),
-                                     statistics.median(seconds) * 1000, _params(candidates[m]), memory))
+                                     statistics.median(seconds) * 1000, count_params(candidates[m]), memory))
         candidates["hooks"].remove()
         results.workloads[workload] = rows
 

@@ -1,9 +1,9 @@
 """The claims record: every shape and parameter count the book states, as data.
 
-Each claim names a model of ``shapes.BUILDERS``, an input shape (one sample, batch left out),
+Each claim names a model of the registry (``registry.MODELS``), an input shape (one sample, batch left out),
 and for each top-level child in call order its output shape and parameter count, then the
 shape of every tensor the model returns (several for a feature extractor) and its total
-parameter count. ``shapes.check_claim`` measures the model
+parameter count. ``measure_claims.check_claim`` measures the model
 with torchinfo and fails on any difference; the tests check every claim, and the chapters
 render their tables through the same function.
 

@@ -62,3 +62,16 @@ class Source:
 
 def show_source(obj: object) -> Source:
     return Source(obj)
+
+
+def prose(**values: object) -> None:
+    """Hand values to the chapter's prose, where ``{glue:text}`name``` shows them.
+
+    The chapters' one way to put a computed number in a sentence: each value is glued with
+    MyST-NB and not displayed in the cell. Glue raw numbers and format them in the role,
+    e.g. ``{glue:text}`ratio:.2f``` or ``{glue:text}`params:,d```.
+    """
+    from myst_nb import glue  # only the chapters need MyST-NB
+
+    for name, value in values.items():
+        glue(name, value, display=False)

@@ -57,7 +57,8 @@ def _cut(model: nn.Module, name: str, parent: str) -> nn.Sequential:
         last = _cut(last, rest, path + ".")
     kept[head] = last
 
-    if isinstance(_first_leaf(kept[head]), nn.Linear) and len(kept) > 1:
+    flattens = type(model).forward is not nn.Sequential.forward  # a plain Sequential has no hidden flatten
+    if flattens and isinstance(_first_leaf(kept[head]), nn.Linear) and len(kept) > 1:
         previous = list(kept)[-2]
         raise ValueError(
             f"cutting at {path!r} keeps a Linear layer right after {parent + previous!r}, but "
@@ -67,6 +68,26 @@ def _cut(model: nn.Module, name: str, parent: str) -> nn.Sequential:
     cut = nn.Sequential(kept)
     cut.training = model.training  # the container only: its children keep their own mode
     return cut
+
+
+def up_to(model: nn.Module, name: str) -> list[str]:
+    """The names of the children of ``model`` from the first up to and including ``name``, e.g.
+    ``up_to(resnet, "layer2")`` is ``["conv1", "bn1", "relu", "maxpool", "layer1", "layer2"]``.
+
+    A dotted ``name`` (``"body.layer1"``) lists the children of the module it is in, with their
+    full names (``"body.conv1"``, ...). This is the package's one way to say "everything up to
+    ``layer2``", for ``freeze`` as for a cut.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a submodule name such as 'layer2', got {name!r}")
+    parent_name, _, child = name.rpartition(".")
+    modules = dict(model.named_modules())
+    check_choice(parent_name, [n for n in modules if next(modules[n].children(), None) is not None],
+                 f"module of {type(model).__name__} with children")
+    children = [n for n, _ in modules[parent_name].named_children()]
+    check_choice(child, children, f"child of {parent_name or type(model).__name__}")
+    prefix = parent_name + "." if parent_name else ""
+    return [prefix + n for n in children[: children.index(child) + 1]]
 
 
 def child_table(model: nn.Module) -> list[tuple[int, str, str]]:

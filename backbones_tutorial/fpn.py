@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .pyramid import FeatureInfo, ResNetFeatures, resnet_features
+from .features import FeatureInfo, Levels
+from .pyramid import ResNetFeatures, resnet_features
 
 
 class FPN(nn.Module):
@@ -79,7 +80,9 @@ class ResNetFPN(nn.Module):
         self.body = body
         levels = body.feature_info[1:]  # C2..C5; the stem is not used by the FPN
         self.fpn = FPN([f.channels for f in levels], out_channels)
-        self.feature_info = [FeatureInfo(f"p{i + 2}", out_channels, f.reduction) for i, f in enumerate(levels)]
+        self.feature_info = Levels(  # each P level has its C level's size
+            FeatureInfo(f"p{i + 2}", out_channels, f.reduction, f.rounding) for i, f in enumerate(levels)
+        )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         _stem, *c = self.body(x)  # C2..C5

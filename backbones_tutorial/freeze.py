@@ -50,9 +50,15 @@ def _keep_eval(module: nn.Module, args: tuple) -> None:
     module.training = False
 
 
+def count_params(module: nn.Module, trainable_only: bool = False) -> int:
+    """The number of parameters of ``module`` (each shared tensor counted once), or of those
+    that still require gradients."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
 def trainable_report(model: nn.Module) -> FreezeReport:
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = count_params(model)
+    trainable = count_params(model, trainable_only=True)
     names = tuple(n for n, m in model.named_children() if any(p.requires_grad for p in m.parameters()))
     return FreezeReport(trainable, total, names)
 

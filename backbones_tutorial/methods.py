@@ -20,9 +20,9 @@ from torchvision.models.feature_extraction import create_feature_extractor
 
 from .checks import check_choice
 from .extract import truncate
-from .pyramid import LEVELS, ResNetBackbone, ResNetFeatures
+from .pyramid import ResNetBackbone, ResNetFeatures
+from .resnet import LEVELS, STAGES
 
-STAGES = ("layer1", "layer2", "layer3", "layer4")
 METHODS = ("children", "subclass", "wrapper", "fx", "intermediate_layer_getter", "hooks")
 
 

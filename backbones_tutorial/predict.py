@@ -22,12 +22,8 @@ from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
 from .checks import check_choice
-from .resnet import RESNETS
-
-ARCHS: dict[str, Callable[[], nn.Module]] = {
-    **{f"resnet{d}": factory for d, factory in RESNETS.items()},
-    "vgg16": lambda: torchvision.models.vgg16(weights=None),
-}
+from .freeze import count_params
+from .registry import MODELS, PREDICTABLE
 
 SHAPE_PRESERVING = (nn.BatchNorm2d, FrozenBatchNorm2d, nn.ReLU, nn.Dropout, nn.Identity)
 
@@ -103,9 +99,9 @@ def _step(m: nn.Module, state: _State) -> _State:
 
 def predict_shapes(arch: str, size: tuple[int, int], in_channels: int = 3) -> list[Predicted]:
     """One row per top-level child of ``arch``: output shape, reduction and parameters."""
-    check_choice(arch, ARCHS, "architecture")
+    check_choice(arch, PREDICTABLE, "architecture")
     with torch.device("meta"):
-        model = ARCHS[arch]()
+        model = MODELS[arch].build()
     return _walk(model, size, in_channels)
 
 
@@ -121,25 +117,21 @@ def _walk(model: nn.Module, size: tuple[int, int], in_channels: int) -> list[Pre
             for i in pools:
                 block = child[start : i + 1]
                 state = _step(block, state)
-                rows.append(Predicted(f"{name}.{i}", state.shape, state.reduction, _params(block)))
+                rows.append(Predicted(f"{name}.{i}", state.shape, state.reduction, count_params(block)))
                 start = i + 1
             child, name = child[start:], f"{name}[{start}:]"
             if len(child) == 0:
                 continue
         state = _step(child, state)
-        rows.append(Predicted(name, state.shape, state.reduction, _params(child)))
+        rows.append(Predicted(name, state.shape, state.reduction, count_params(child)))
     return rows
-
-
-def _params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def minimum_size(arch: str, in_channels: int = 3, limit: int = 4096) -> int:
     """The smallest side (square input) for which every stage of ``arch`` has a non-empty output."""
-    check_choice(arch, ARCHS, "architecture")
+    check_choice(arch, PREDICTABLE, "architecture")
     with torch.device("meta"):
-        model = ARCHS[arch]()
+        model = MODELS[arch].build()
     for n in range(1, limit + 1):
         try:
             _walk(model, (n, n), in_channels)

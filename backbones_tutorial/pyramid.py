@@ -5,13 +5,13 @@
 - ``ResNetBackbone`` keeps a torchvision ResNet inside and calls its layers in order.
 
 Both return ``[stem, layer1, layer2, layer3, layer4]`` and carry ``feature_info``: the name,
-channel count and reduction (stride) of each level, read from the modules themselves, so that
-downstream code (the FPN, the extractors) never hard-codes 64/128/256/512 or 256/.../2048.
+channel count and reduction (stride) of each level. The subclass declares it while its stages
+are built; the wrapper takes the wrapped model's declaration, or reads it from the modules of a
+ResNet built by torchvision (``resnet_feature_info``). Downstream code (the FPN, the
+extractors) never hard-codes 64/128/256/512 or 256/.../2048.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 import torchvision
@@ -19,43 +19,24 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from .checks import check_batch, check_choice
+from .features import FeatureInfo, Levels
+from .resnet import LEVELS, RESNETS, STAGES, DeclaresLevels, ResNet, resnet_feature_info
 
 torch.fx.wrap("check_batch")
 
-LEVELS = ("stem", "layer1", "layer2", "layer3", "layer4")
+__all__ = ["FeatureInfo", "LEVELS", "Levels", "ResNetBackbone", "ResNetFeatures", "resnet_feature_info",
+           "resnet_features"]
 
 
-@dataclass(frozen=True)
-class FeatureInfo:
-    name: str
-    channels: int
-    reduction: int  # input size / feature size, e.g. 4 for H/4
+class ResNetFeatures(DeclaresLevels, torchvision.models.ResNet):
+    """torchvision's ResNet whose forward returns the pyramid instead of class scores.
 
+    torchvision's ``__init__`` builds the stages with ``_make_layer``; this class's
+    ``_make_layer`` declares each one's level in ``feature_info`` as it is built.
+    """
 
-def _stride(module: nn.Module) -> int:
-    s = module.stride
-    return s[0] if isinstance(s, tuple) else s
-
-
-def resnet_feature_info(model: torchvision.models.ResNet) -> list[FeatureInfo]:
-    """Channels and reduction of each pyramid level, read from the model's modules."""
-    info = [FeatureInfo("stem", model.conv1.out_channels, _stride(model.conv1))]
-    reduction = info[0].reduction * _stride(model.maxpool)
-    for name in LEVELS[1:]:
-        layer = getattr(model, name)
-        first, last = layer[0], layer[-1]
-        reduction *= first.stride  # only a stage's first block may subsample
-        out = last.bn3 if isinstance(last, Bottleneck) else last.bn2
-        info.append(FeatureInfo(name, out.num_features, reduction))
-    return info
-
-
-class ResNetFeatures(torchvision.models.ResNet):
-    """torchvision's ResNet whose forward returns the pyramid instead of class scores."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.feature_info = resnet_feature_info(self)
+    def _make_layer(self, *args, **kwargs) -> nn.Sequential:
+        return self._declare(super()._make_layer(*args, **kwargs))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         check_batch(x, self.conv1.in_channels, "ResNetFeatures")
@@ -67,30 +48,28 @@ class ResNetFeatures(torchvision.models.ResNet):
         return [stem, c2, c3, c4, c5]
 
 
-# Blocks per stage, as in torchvision's factories.
-RESNET_LAYERS = {
-    18: (BasicBlock, [2, 2, 2, 2]),
-    34: (BasicBlock, [3, 4, 6, 3]),
-    50: (Bottleneck, [3, 4, 6, 3]),
-    101: (Bottleneck, [3, 4, 23, 3]),
-    152: (Bottleneck, [3, 8, 36, 3]),
-}
-
-
 def resnet_features(depth: int, **kwargs) -> ResNetFeatures:
-    """A randomly initialised ``ResNetFeatures``; load torchvision weights with ``load_state_dict``."""
-    check_choice(depth, RESNET_LAYERS, "ResNet depth")
-    block, layers = RESNET_LAYERS[depth]
-    return ResNetFeatures(block, layers, **kwargs)
+    """A randomly initialised ``ResNetFeatures``; load torchvision weights with ``load_state_dict``.
+
+    The block type and the blocks per stage are those of the package's ``resnet{depth}`` factory
+    (read from a copy built on the meta device, which costs no memory).
+    """
+    check_choice(depth, RESNETS, "ResNet depth")
+    with torch.device("meta"):
+        recipe = RESNETS[depth]()
+    block = Bottleneck if recipe.layer1[0].expansion == Bottleneck.expansion else BasicBlock
+    return ResNetFeatures(block, [len(getattr(recipe, s)) for s in STAGES], **kwargs)
 
 
 class ResNetBackbone(nn.Module):
     """Keep a torchvision ResNet and call its layers in order, returning the pyramid."""
 
-    def __init__(self, resnet: torchvision.models.ResNet) -> None:
+    def __init__(self, resnet: torchvision.models.ResNet | ResNet) -> None:
         super().__init__()
-        if not isinstance(resnet, torchvision.models.ResNet):
-            raise TypeError(f"ResNetBackbone expects a torchvision.models.ResNet, got {type(resnet).__name__}")
+        if not isinstance(resnet, (torchvision.models.ResNet, ResNet)):
+            raise TypeError(
+                f"ResNetBackbone expects a torchvision.models.ResNet or the package's ResNet, got {type(resnet).__name__}"
+            )
         self.body = resnet
         self.feature_info = resnet_feature_info(resnet)
 

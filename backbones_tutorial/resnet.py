@@ -14,16 +14,64 @@ from torch import nn
 
 from .blocks import BasicBlock, Bottleneck, NormLayer, projection
 from .checks import check_batch, check_choice
+from .features import FeatureInfo, Levels
 
 torch.fx.wrap("check_batch")
 
 Block = Type[BasicBlock | Bottleneck]
 
+STAGES = ("layer1", "layer2", "layer3", "layer4")  # the names of ResNet's four stages, as torchvision has them
+LEVELS = ("stem", *STAGES)  # what the pyramids of this package return
 
-class ResNet(nn.Module):
+
+def _stride(module: nn.Module) -> int:
+    s = module.stride
+    return s[0] if isinstance(s, tuple) else s
+
+
+class DeclaresLevels:
+    """Mixin for ResNets: ``_make_layer`` declares each stage's level as it builds the stage.
+
+    ResNet's stride-2 layers are all padded, so every level's side is ``ceil(input / reduction)``.
+    """
+
+    def _declare(self, stage: nn.Sequential) -> nn.Sequential:
+        levels = self.__dict__.setdefault("_levels", [FeatureInfo("stem", self.conv1.out_channels, _stride(self.conv1))])
+        reduction = levels[-1].reduction * stage[0].stride  # only a stage's first block may subsample
+        if len(levels) == 1:
+            reduction *= _stride(self.maxpool)  # between the stem and layer1
+        levels.append(FeatureInfo(STAGES[len(levels) - 1], self.inplanes, reduction, rounding="ceil"))
+        return stage
+
+    @property
+    def feature_info(self) -> Levels:
+        """The stem and the four stages: name, channels, reduction."""
+        return Levels(self.__dict__["_levels"])
+
+
+def resnet_feature_info(model: nn.Module) -> Levels:
+    """The ``feature_info`` of any ResNet: its own declaration if it has one, else read from the
+    modules of a torchvision ResNet built elsewhere. A stage changes its channel count only
+    through the projection of its first block (ResNet adds one exactly when the shape changes),
+    so the count is that projection's, or the previous level's."""
+    if isinstance(getattr(model, "feature_info", None), Levels):
+        return model.feature_info
+    levels = [FeatureInfo("stem", model.conv1.out_channels, _stride(model.conv1))]
+    reduction, channels = levels[0].reduction * _stride(model.maxpool), levels[0].channels
+    for name in STAGES:
+        first = getattr(model, name)[0]
+        if first.downsample is not None:
+            channels = first.downsample[0].out_channels
+        reduction *= first.stride
+        levels.append(FeatureInfo(name, channels, reduction, rounding="ceil"))
+    return Levels(levels)
+
+
+class ResNet(DeclaresLevels, nn.Module):
     """Stem (7x7/2 conv, BN, ReLU, 3x3/2 max-pool), four stages of residual blocks, and a head.
 
     Each stage after the first halves H and W in its first block and doubles the channels.
+    ``feature_info`` declares the stem and the four stages as ``_make_layer`` builds them.
     """
 
     def __init__(
@@ -75,7 +123,7 @@ class ResNet(nn.Module):
         layers = [block(self.inplanes, planes, stride, downsample, self._norm_layer)]
         self.inplanes = planes * block.expansion
         layers += [block(self.inplanes, planes, norm_layer=self._norm_layer) for _ in range(1, blocks)]
-        return nn.Sequential(*layers)
+        return self._declare(nn.Sequential(*layers))  # feature_info gains this stage
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_batch(x, self.conv1.in_channels, "ResNet")

@@ -21,7 +21,8 @@ from .checks import check_choice
 from .claims import CLAIMS
 from .freeze import FreezeReport
 from .pyramid import FeatureInfo
-from .shapes import BUILDERS, check_claim, find_claim
+from .measure_claims import check_claim, find_claim
+from .registry import MODELS
 
 
 FLOW_STAGES: tuple[str, ...] = ("conv1", "maxpool", "layer1", "layer2", "layer3", "layer4")
@@ -78,10 +79,10 @@ def plot_stage_flow(
 # The block each (kind, projection) pair draws: the chapter's claimed blocks where there is one,
 # and for the identity Bottleneck the second block of ResNet50's layer1 (256 channels in and out).
 _EXAMPLE_BLOCKS = {
-    ("basic", False): BUILDERS["basic_block_identity"],
-    ("basic", True): BUILDERS["basic_block_projection"],
-    ("bottleneck", False): lambda: blocks.Bottleneck(256, 64),
-    ("bottleneck", True): BUILDERS["bottleneck_projection"],
+    ("basic", False): MODELS["basic_block_identity"].build,
+    ("basic", True): MODELS["basic_block_projection"].build,
+    ("bottleneck", False): MODELS["bottleneck_identity"].build,
+    ("bottleneck", True): MODELS["bottleneck_projection"].build,
 }
 _BOX_COLORS = {nn.Conv2d: "#cfe2f3", nn.BatchNorm2d: "#fff2cc", nn.ReLU: "#d9ead3"}
 

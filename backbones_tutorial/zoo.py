@@ -15,7 +15,8 @@ from torch import nn
 from .checks import check_batch
 from .extract import truncate
 from .fpn import resnet50_fpn
-from .pyramid import FeatureInfo, resnet_feature_info
+from .features import FeatureInfo, Levels
+from .resnet import resnet_feature_info
 
 torch.fx.wrap("check_batch")
 
@@ -36,14 +37,15 @@ class VGG16Blocks(nn.Module):
             raise TypeError(f"VGG16Blocks expects a torchvision.models.VGG, got {type(vgg).__name__}")
         cuts = maxpool_indices(vgg.features)
         starts = [0] + [i + 1 for i in cuts[:-1]]
-        self.feature_info = []
+        levels = []
         reduction = 1
         for i, (a, b) in enumerate(zip(starts, cuts), start=1):
             block = vgg.features[a : b + 1]  # conv/ReLU pairs, then the max-pool
             self.add_module(f"block{i}", block)
             reduction *= block[-1].stride
             channels = [m.out_channels for m in block if isinstance(m, nn.Conv2d)][-1]
-            self.feature_info.append(FeatureInfo(f"block{i}", channels, reduction))
+            levels.append(FeatureInfo(f"block{i}", channels, reduction, rounding="floor"))  # unpadded 2x2 pools
+        self.feature_info = Levels(levels)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         check_batch(x, self.block1[0].in_channels, "VGG16Blocks")
@@ -63,5 +65,5 @@ def resnet34_to_layer3() -> nn.Sequential:
     """ResNet34 cut after ``layer3``: (B, 256, H/16, W/16)."""
     model = torchvision.models.resnet34(weights=None)
     cut = truncate(model, "layer3")
-    cut.feature_info = [f for f in resnet_feature_info(model) if f.name == "layer3"]
+    cut.feature_info = resnet_feature_info(model).select(["layer3"])
     return cut

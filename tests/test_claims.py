@@ -6,7 +6,8 @@ import pytest
 import torchvision
 
 from backbones_tutorial.claims import CLAIMS, Stage
-from backbones_tutorial.shapes import BUILDERS, ClaimMismatch, check_claim, claims_table, find_claim, measure
+from backbones_tutorial.registry import MODELS, build
+from backbones_tutorial.measure_claims import ClaimMismatch, check_claim, claims_table, find_claim, measure
 
 IDS = [f"{c.model}-{'x'.join(map(str, c.input_shape))}" for c in CLAIMS]
 RESNET_CLAIMS = [c for c in CLAIMS if c.model in {f"resnet{d}" for d in (18, 34, 50, 101, 152)}]
@@ -44,7 +45,7 @@ def test_claim_is_consistent_with_itself(claim):
         assert staged < claim.total_params
     else:
         assert staged == claim.total_params
-    assert claim.model in BUILDERS
+    assert claim.model in MODELS
     assert len({s.name for s in claim.stages}) == len(claim.stages)
 
 
@@ -58,10 +59,10 @@ def test_a_false_claim_fails_and_shows_the_measured_row():
 
 
 def test_measure_lists_children_once_in_call_order():
-    m = measure(BUILDERS["basic_block_identity"](), (64, 8, 8))
+    m = measure(build("basic_block_identity"), (64, 8, 8))
     assert [s.name for s in m.stages] == ["conv1", "bn1", "relu", "conv2", "bn2"]  # relu's second call not repeated
     with pytest.raises(ValueError, match="without the batch"):
-        measure(BUILDERS["resnet18"](), (1, 3, 224, 0))
+        measure(build("resnet18"), (1, 3, 224, 0))
 
 
 def test_find_claim_names_the_valid_choices():

@@ -8,13 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backbones_tutorial.__main__ import main
-from backbones_tutorial.predict import ARCHS, SizeTooSmall, checked_prediction, minimum_size, predict_shapes
-from backbones_tutorial.shapes import measure
+from backbones_tutorial.predict import SizeTooSmall, checked_prediction, minimum_size, predict_shapes
+from backbones_tutorial.measure_claims import measure
+from backbones_tutorial.registry import build
 
 @functools.cache
 def model(arch):
     """Built once per test session, when a test first needs it (not at collection)."""
-    return ARCHS[arch]()
+    return build(arch)
 
 
 def assert_prediction_matches_measurement(arch, h, w):

@@ -39,7 +39,7 @@ EXTRACTORS = {
 
 
 @pytest.mark.parametrize("name", EXTRACTORS)
-@pytest.mark.parametrize("size", [(224, 224), (160, 96)])
+@pytest.mark.parametrize("size", [(224, 224), (160, 96), (225, 193)])
 def test_feature_info_matches_real_outputs(name, size):
     """Like timm's feature_info tests: the declared channels and strides are what comes out."""
     model = EXTRACTORS[name]().eval()
@@ -49,7 +49,7 @@ def test_feature_info_matches_real_outputs(name, size):
     assert len(outs) == len(model.feature_info)
     for t, info in zip(outs, model.feature_info):
         assert t.shape[1] == info.channels
-        assert t.shape[-2:] == (size[0] // info.reduction, size[1] // info.reduction)
+        assert t.shape[-2:] == info.size(*size)  # the one size rule: ceil for ResNet, floor for VGG
 
 
 def test_resnet_feature_info_declares_the_expected_channels_and_strides():

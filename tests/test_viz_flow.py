@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.figure import Figure
 
-from backbones_tutorial.shapes import find_claim
+from backbones_tutorial.measure_claims import find_claim
 from backbones_tutorial.viz import FLOW_STAGES, plot_stage_flow
 
 

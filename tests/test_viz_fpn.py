@@ -6,7 +6,8 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.figure import Figure
 
-from backbones_tutorial.pyramid import FeatureInfo, resnet_features
+from backbones_tutorial.features import FeatureInfo
+from backbones_tutorial.pyramid import resnet_features
 from backbones_tutorial.viz import draw_fpn
 
 # C2..C5 of each network, written from the ResNet paper's Table 1 (not read from the package),

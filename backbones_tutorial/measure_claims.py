@@ -1,41 +1,22 @@
-"""Measuring models with torchinfo and checking them against the claims record."""
+"""Measuring models with torchinfo, and checking them against the claims record.
+
+``measure`` runs torchinfo on a model; ``check_claim`` measures the model a claim names (built
+from the registry, ``registry.MODELS``) and fails on any difference; ``claims_table`` is the
+chapters' only way to show shapes, and it checks before it shows.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torchinfo import summary
 
-import torchvision
-
-from . import blocks
-from .extract import truncate
-from .fpn import resnet50_fpn
-from .pyramid import resnet_features
-from .resnet import RESNETS
-from .zoo import resnet34_to_layer3, vgg16_blocks
 from .checks import check_choice
 from .claims import CLAIMS, Claim, Stage
 from .display import Table, fmt_int, fmt_shape
-
-# Every model a claim can name, built fresh and randomly initialised (shapes and counts do not
-# depend on the weights).
-BUILDERS: dict[str, Callable[[], nn.Module]] = {
-    "basic_block_identity": lambda: blocks.BasicBlock(64, 64),
-    "basic_block_projection": lambda: blocks.BasicBlock(64, 128, stride=2, downsample=blocks.projection(64, 128, 2)),
-    "bottleneck_projection": lambda: blocks.Bottleneck(64, 64, downsample=blocks.projection(64, 256, 1)),
-    **{f"resnet{d}": factory for d, factory in RESNETS.items()},
-    "resnet18_to_layer4": lambda: truncate(torchvision.models.resnet18(weights=None), "layer4"),
-    "vgg16": lambda: torchvision.models.vgg16(weights=None),
-    "resnet18_features": lambda: resnet_features(18),
-    "resnet50_features": lambda: resnet_features(50),
-    "resnet50_fpn": resnet50_fpn,
-    "vgg16_blocks": vgg16_blocks,
-    "resnet34_to_layer3": resnet34_to_layer3,
-}
+from .registry import MODELS
 
 
 class ClaimMismatch(AssertionError):
@@ -90,11 +71,11 @@ def find_claim(model: str, input_shape: tuple[int, ...] | None = None) -> Claim:
 
 
 def check_claim(claim: Claim, model: nn.Module | None = None) -> Measurement:
-    """Measure ``model`` (by default a fresh ``BUILDERS[claim.model]``) and compare with ``claim``.
+    """Measure ``model`` (by default a fresh ``registry.MODELS[claim.model]``) and compare with ``claim``.
 
     Raises ClaimMismatch showing the claimed and the measured row for every difference.
     """
-    model = BUILDERS[claim.model]() if model is None else model
+    model = MODELS[claim.model].build() if model is None else model
     measured = measure(model, claim.input_shape)
     problems = []
     claimed_names = [s.name for s in claim.stages]

@@ -1,0 +1,66 @@
+"""Every model the package can build, in one table: the claims record, the shape predictor, the
+``shapes`` command, the figures and the tests all read it.
+
+Each entry builds a fresh, randomly initialised model (shapes and counts do not depend on the
+weights); ``predictable`` marks the architectures whose shapes ``predict.predict_shapes`` can
+compute for any input size, which are the ones the ``shapes`` command offers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torchvision
+from torch import nn
+
+from . import blocks
+from .checks import check_choice
+from .extract import truncate
+from .fpn import resnet50_fpn
+from .pyramid import resnet_features
+from .resnet import RESNETS
+from .zoo import resnet34_to_layer3, vgg16_blocks
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    build: Callable[[], nn.Module]
+    kind: str  # "block", "classifier" or "extractor"
+    predictable: bool = False
+
+
+KINDS = ("block", "classifier", "extractor")
+
+MODELS: dict[str, Entry] = {
+    e.name: e
+    for e in (
+        # Chapter 1: residual blocks on a layer1-sized input (64 channels).
+        Entry("basic_block_identity", lambda: blocks.BasicBlock(64, 64), "block"),
+        Entry("basic_block_projection",
+              lambda: blocks.BasicBlock(64, 128, stride=2, downsample=blocks.projection(64, 128, 2)), "block"),
+        Entry("bottleneck_identity", lambda: blocks.Bottleneck(256, 64), "block"),  # layer1's second block in ResNet50
+        Entry("bottleneck_projection",
+              lambda: blocks.Bottleneck(64, 64, downsample=blocks.projection(64, 256, 1)), "block"),
+        # Chapter 2: the from-scratch ResNets; Chapter 3: VGG16 and a cut.
+        *(Entry(f"resnet{d}", factory, "classifier", predictable=True) for d, factory in RESNETS.items()),
+        Entry("vgg16", lambda: torchvision.models.vgg16(weights=None), "classifier", predictable=True),
+        Entry("resnet18_to_layer4", lambda: truncate(torchvision.models.resnet18(weights=None), "layer4"), "extractor"),
+        # Chapters 4 and 5: pyramids, the FPN and the zoo.
+        Entry("resnet18_features", lambda: resnet_features(18), "extractor"),
+        Entry("resnet50_features", lambda: resnet_features(50), "extractor"),
+        Entry("resnet50_fpn", resnet50_fpn, "extractor"),
+        Entry("vgg16_blocks", vgg16_blocks, "extractor"),
+        Entry("resnet34_to_layer3", resnet34_to_layer3, "extractor"),
+    )
+}
+
+# The architectures whose shapes can be predicted for any input size (the shapes command's choices).
+PREDICTABLE: tuple[str, ...] = tuple(name for name, e in MODELS.items() if e.predictable)
+
+
+def build(name: str) -> nn.Module:
+    """A fresh, randomly initialised instance of the registered model ``name``."""
+    check_choice(name, MODELS, "model")
+    return MODELS[name].build()

@@ -1,0 +1,172 @@
+"""Stage metadata: declared where the stages are built, validated on construction, one size rule,
+and checked against real tensors at sizes that are not multiples of 32."""
+
+import dataclasses
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+
+from backbones_tutorial.extract import truncate, up_to
+from backbones_tutorial.features import FeatureInfo, Levels, level_size
+from backbones_tutorial.fpn import resnet50_fpn
+from backbones_tutorial.pyramid import ResNetBackbone, resnet_features
+from backbones_tutorial.registry import MODELS, PREDICTABLE
+from backbones_tutorial.resnet import LEVELS, STAGES, resnet_feature_info
+from backbones_tutorial.resnet import resnet as build_resnet
+
+DEPTHS = [18, 34, 50, 101, 152]
+# He et al. (2015), Table 1: output channels of conv2_x .. conv5_x; 64 after the stem.
+PAPER_CHANNELS = {"basic": [64, 64, 128, 256, 512], "bottleneck": [64, 256, 512, 1024, 2048]}
+PAPER_STRIDES = [2, 4, 8, 16, 32]
+
+
+def paper(depth):
+    return [(c, s) for c, s in zip(PAPER_CHANNELS["basic" if depth < 50 else "bottleneck"], PAPER_STRIDES)]
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_resnet_feature_info_of_the_package_resnet_reports_the_paper_channels(depth):
+    """The bug: block types were tested with torchvision's Bottleneck, so the package's own
+    resnet50/101/152 were reported with 64/128/256/512 channels."""
+    model = build_resnet(depth)
+    for info in (model.feature_info, resnet_feature_info(model), ResNetBackbone(model).feature_info):
+        assert [(f.channels, f.reduction) for f in info] == paper(depth)
+        assert info.names == list(LEVELS)
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_every_resnet_declares_the_same_levels_however_it_was_built(depth):
+    tv = getattr(torchvision.models, f"resnet{depth}")(weights=None)  # built by torchvision: nothing declared
+    assert not hasattr(tv, "feature_info")
+    declared = [build_resnet(depth).feature_info, resnet_features(depth).feature_info]
+    read = [resnet_feature_info(tv), ResNetBackbone(tv).feature_info]
+    assert all(info == declared[0] for info in declared + read)
+    assert [(f.channels, f.reduction) for f in declared[0]] == paper(depth)
+
+
+@pytest.mark.parametrize("arch", ["wide_resnet50_2", "resnext50_32x4d"])
+def test_reading_feature_info_needs_no_block_type_or_width(arch):
+    """Wide ResNets and ResNeXt have other inner widths but the same stage outputs."""
+    model = getattr(torchvision.models, arch)(weights=None)
+    assert [(f.channels, f.reduction) for f in resnet_feature_info(model)] == paper(50)
+
+
+def test_dilated_stages_keep_their_reduction():
+    model = resnet_features(50, replace_stride_with_dilation=[False, True, True])
+    assert model.feature_info.reductions == [2, 4, 8, 8, 8]
+    with torch.no_grad():
+        outs = model.eval()(torch.randn(1, 3, 77, 61))
+    assert [tuple(t.shape[1:]) for t in outs] == model.feature_info.shapes(77, 61)
+
+
+@pytest.mark.parametrize("depth", [18, 50])
+@pytest.mark.parametrize("size", [(1, 1), (31, 33), (225, 97), (64, 64)])
+def test_package_resnet_levels_match_real_tensors_at_odd_sizes(depth, size):
+    """The declared (C, H, W) of each level against the tensors the stages really produce."""
+    model = build_resnet(depth).eval()
+    x = torch.randn(1, 3, *size)
+    with torch.no_grad():
+        stem = model.relu(model.bn1(model.conv1(x)))
+        outs, h = [stem], model.maxpool(stem)
+        for name in STAGES:
+            h = getattr(model, name)(h)
+            outs.append(h)
+    assert [tuple(t.shape[1:]) for t in outs] == model.feature_info.shapes(*size)
+
+
+def test_level_size_rounds_up_for_resnet_and_down_for_vgg_at_odd_sizes():
+    # By hand: ResNet's padded stride-2 layers map 225 -> 113 -> 57 -> 29 -> 15 -> 8;
+    # VGG's 2x2 pools map 225 -> 112 -> 56 -> 28 -> 14 -> 7.
+    assert [level_size(225, r, "ceil") for r in PAPER_STRIDES] == [113, 57, 29, 15, 8]
+    assert [level_size(225, r, "floor") for r in PAPER_STRIDES] == [112, 56, 28, 14, 7]
+    assert level_size(224, 32, "ceil") == level_size(224, 32, "floor") == 7  # only multiples agree
+    with pytest.raises(ValueError, match="unknown rounding 'round'; valid choices: 'ceil', 'floor'"):
+        level_size(224, 32, "round")
+    with pytest.raises(ValueError, match="reduction must be a positive int, got 0"):
+        level_size(224, 0, "ceil")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(name="", channels=64, reduction=4), "non-empty name"),
+        (dict(name="c2", channels=0, reduction=4), "channels must be a positive int, got 0"),
+        (dict(name="c2", channels=64, reduction=-4), "reduction must be a positive int, got -4"),
+        (dict(name="c2", channels=True, reduction=4), "channels must be a positive int, got True"),
+        (dict(name="c2", channels=64, reduction=4, layout="NHWC"), "unknown layout 'NHWC'; valid choices: 'NCHW'"),
+        (dict(name="c2", channels=64, reduction=4, rounding="up"), "unknown rounding 'up'"),
+    ],
+)
+def test_feature_info_refuses_impossible_levels(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        FeatureInfo(**kwargs)
+
+
+def test_levels_must_grow_coarser_and_be_named_once():
+    c2, c3 = FeatureInfo("c2", 256, 4), FeatureInfo("c3", 512, 8)
+    with pytest.raises(ValueError, match=r"fine to coarse.*\[8, 4\]"):
+        Levels([c3, c2])
+    assert Levels([c2, dataclasses.replace(c3, reduction=4)]).reductions == [4, 4]  # a dilated stage
+    with pytest.raises(ValueError, match="distinct"):
+        Levels([c2, dataclasses.replace(c3, name="c2")])
+    with pytest.raises(TypeError, match="holds FeatureInfo"):
+        Levels([c2, (512, 8)])
+    levels = Levels([c2, c3])
+    assert isinstance(levels[1:], Levels) and levels[1:].names == ["c3"] and levels[0] == c2
+    assert levels.select(["c3"]) == Levels([c3])
+    with pytest.raises(ValueError, match="unknown level 'c4'; valid choices: 'c2', 'c3'"):
+        levels.select(["c4"])
+
+
+def test_fpn_levels_inherit_the_sizes_of_the_levels_they_read():
+    model = resnet50_fpn().eval()
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, 129, 71))
+    assert [tuple(t.shape[1:]) for t in outs] == model.feature_info.shapes(129, 71)
+    assert model.feature_info.names == ["p2", "p3", "p4", "p5"]
+
+
+@pytest.mark.parametrize("cut", ["3", "0"])
+def test_truncate_cuts_a_plain_sequential_with_linear_layers(cut):
+    """The bug: any Linear after another child was blamed on a hidden flatten, which a plain
+    nn.Sequential does not have."""
+    torch.manual_seed(0)
+    classifier = torchvision.models.vgg16(weights=None).classifier.eval()
+    part = truncate(classifier, cut)
+    x = torch.randn(2, 25088)
+    want = x
+    for module in list(classifier)[: int(cut) + 1]:
+        want = module(want)
+    with torch.no_grad():
+        assert torch.equal(part(x), want)
+    mlp = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    assert list(truncate(mlp, "2")) == list(mlp)
+
+
+def test_truncate_still_refuses_a_linear_after_a_hidden_flatten():
+    with pytest.raises(ValueError, match="flattens between them, and that flatten is not a child"):
+        truncate(torchvision.models.resnet18(weights=None), "fc")
+    with pytest.raises(ValueError, match="flattens between them"):
+        truncate(torchvision.models.vgg16(weights=None), "classifier.0")
+
+
+def test_up_to_names_the_children_up_to_a_stage():
+    model = torchvision.models.resnet18(weights=None)
+    assert up_to(model, "layer2") == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2"]
+    assert up_to(resnet50_fpn(), "body.layer1") == ["body.conv1", "body.bn1", "body.relu", "body.maxpool", "body.layer1"]
+    assert [n for n, _ in truncate(model, "layer2").named_children()] == up_to(model, "layer2")
+    with pytest.raises(ValueError, match="unknown child of ResNet 'layer9'; valid choices: 'conv1'"):
+        up_to(model, "layer9")
+    with pytest.raises(TypeError, match="submodule name"):
+        up_to(model, "")
+
+
+def test_the_registry_builds_every_claimed_model_and_predicts_the_classifiers():
+    from backbones_tutorial.claims import CLAIMS
+
+    assert {c.model for c in CLAIMS} <= set(MODELS)
+    assert set(PREDICTABLE) == {f"resnet{d}" for d in DEPTHS} | {"vgg16"}
+    assert all(MODELS[name].kind in ("block", "classifier", "extractor") for name in MODELS)
