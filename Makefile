@@ -5,16 +5,26 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: book test setup unit nbval browser browser-test execute readme lock clean
+.PHONY: book test setup lint unit smoke nbval browser browser-test execute readme lock clean
 
 book: setup
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "The book is in _build/html: open _build/html/index.html"
 
-test: setup unit nbval browser-test
+test: setup lint unit smoke nbval browser-test
 
+# ruff (lint, import order) and mypy, as configured in pyproject.toml: a finding fails the build.
+lint: setup
+	$(BIN)/ruff check backbones_tutorial tests tools
+	$(BIN)/mypy backbones_tutorial
+
+# The unit tests: fast (a minute on 2 cores), no browser, no end-to-end runs of the commands.
 unit: setup
-	$(BIN)/pytest -m "not browser" tests
+	$(BIN)/pytest -m "not browser and not smoke" tests
+
+# End-to-end runs of the command line (the benchmark's --quick run, with its memory probes).
+smoke: setup
+	$(BIN)/pytest -m smoke tests
 
 # Strict: every stored output of every chapter is compared with a fresh run.
 nbval: setup
