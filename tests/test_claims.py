@@ -21,13 +21,13 @@ PUBLISHED["resnet50_features"] = PUBLISHED["resnet50"]
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=IDS)
-def test_claim_holds_for_the_package_model(claim):
-    check_claim(claim)
+def test_claim_holds_for_the_package_model(claim, shared_model):
+    check_claim(claim, shared_model(claim.model))
 
 
 @pytest.mark.parametrize("claim", RESNET_CLAIMS, ids=[f"{c.model}-{'x'.join(map(str, c.input_shape))}" for c in RESNET_CLAIMS])
-def test_claim_holds_for_torchvision_model(claim):
-    check_claim(claim, getattr(torchvision.models, claim.model)(weights=None))
+def test_claim_holds_for_torchvision_model(claim, shared_torchvision):
+    check_claim(claim, shared_torchvision(claim.model))
 
 
 PUBLISHED_CLAIMS = [c for c in CLAIMS if c.model in PUBLISHED]
@@ -49,20 +49,22 @@ def test_claim_is_consistent_with_itself(claim):
     assert len({s.name for s in claim.stages}) == len(claim.stages)
 
 
-def test_a_false_claim_fails_and_shows_the_measured_row():
+def test_a_false_claim_fails_and_shows_the_measured_row(shared_model):
     claim = find_claim("resnet18")
     wrong = dataclasses.replace(claim, stages=(Stage("conv1", (64, 111, 112), 9_408), *claim.stages[1:]))
     with pytest.raises(ClaimMismatch, match=r"(?s)claimed  Stage\(name='conv1', shape=\(64, 111, 112\).*measured Stage\(name='conv1', shape=\(64, 112, 112\)"):
-        check_claim(wrong)
+        check_claim(wrong, shared_model("resnet18"))
     with pytest.raises(ClaimMismatch, match="total params: claimed 1, measured 11,689,512"):
-        check_claim(dataclasses.replace(claim, total_params=1))
+        check_claim(dataclasses.replace(claim, total_params=1), shared_model("resnet18"))
+    with pytest.raises(ClaimMismatch, match="total params: claimed 1, measured 11,689,512"):
+        check_claim(dataclasses.replace(claim, total_params=1))  # the default: a fresh build from the registry
 
 
-def test_measure_lists_children_once_in_call_order():
+def test_measure_lists_children_once_in_call_order(shared_model):
     m = measure(build("basic_block_identity"), (64, 8, 8))
     assert [s.name for s in m.stages] == ["conv1", "bn1", "relu", "conv2", "bn2"]  # relu's second call not repeated
     with pytest.raises(ValueError, match="without the batch"):
-        measure(build("resnet18"), (1, 3, 224, 0))
+        measure(shared_model("resnet18"), (1, 3, 224, 0))
 
 
 def test_find_claim_names_the_valid_choices():

@@ -64,8 +64,8 @@ def test_truncate_refuses_bad_names_clearly(resnet18, name, message):
         truncate(resnet18, name)
 
 
-def test_truncate_refuses_vgg_classifier_and_non_string():
-    vgg = torchvision.models.vgg16(weights=None)
+def test_truncate_refuses_vgg_classifier_and_non_string(shared_model):
+    vgg = shared_model("vgg16")
     with pytest.raises(ValueError, match="VGG.forward flattens"):
         truncate(vgg, "classifier")
     with pytest.raises(TypeError, match="child name"):

@@ -11,7 +11,6 @@ from torch import nn
 
 from backbones_tutorial.extract import truncate, up_to
 from backbones_tutorial.features import FeatureInfo, Levels, level_size
-from backbones_tutorial.fpn import resnet50_fpn
 from backbones_tutorial.pyramid import ResNetBackbone, resnet_features
 from backbones_tutorial.registry import MODELS, PREDICTABLE
 from backbones_tutorial.resnet import LEVELS, STAGES, resnet_feature_info
@@ -31,7 +30,8 @@ def paper(depth):
 def test_resnet_feature_info_of_the_package_resnet_reports_the_paper_channels(depth):
     """The bug: block types were tested with torchvision's Bottleneck, so the package's own
     resnet50/101/152 were reported with 64/128/256/512 channels."""
-    model = build_resnet(depth)
+    with torch.device("meta"):  # metadata only: no memory, no initialisation
+        model = build_resnet(depth)
     for info in (model.feature_info, resnet_feature_info(model), ResNetBackbone(model).feature_info):
         assert [(f.channels, f.reduction) for f in info] == paper(depth)
         assert info.names == list(LEVELS)
@@ -39,9 +39,10 @@ def test_resnet_feature_info_of_the_package_resnet_reports_the_paper_channels(de
 
 @pytest.mark.parametrize("depth", DEPTHS)
 def test_every_resnet_declares_the_same_levels_however_it_was_built(depth):
-    tv = getattr(torchvision.models, f"resnet{depth}")(weights=None)  # built by torchvision: nothing declared
+    with torch.device("meta"):
+        tv = getattr(torchvision.models, f"resnet{depth}")(weights=None)  # built by torchvision: nothing declared
+        declared = [build_resnet(depth).feature_info, resnet_features(depth).feature_info]
     assert not hasattr(tv, "feature_info")
-    declared = [build_resnet(depth).feature_info, resnet_features(depth).feature_info]
     read = [resnet_feature_info(tv), ResNetBackbone(tv).feature_info]
     assert all(info == declared[0] for info in declared + read)
     assert [(f.channels, f.reduction) for f in declared[0]] == paper(depth)
@@ -50,7 +51,8 @@ def test_every_resnet_declares_the_same_levels_however_it_was_built(depth):
 @pytest.mark.parametrize("arch", ["wide_resnet50_2", "resnext50_32x4d"])
 def test_reading_feature_info_needs_no_block_type_or_width(arch):
     """Wide ResNets and ResNeXt have other inner widths but the same stage outputs."""
-    model = getattr(torchvision.models, arch)(weights=None)
+    with torch.device("meta"):
+        model = getattr(torchvision.models, arch)(weights=None)
     assert [(f.channels, f.reduction) for f in resnet_feature_info(model)] == paper(50)
 
 
@@ -64,9 +66,9 @@ def test_dilated_stages_keep_their_reduction():
 
 @pytest.mark.parametrize("depth", [18, 50])
 @pytest.mark.parametrize("size", [(1, 1), (31, 33), (225, 97), (64, 64)])
-def test_package_resnet_levels_match_real_tensors_at_odd_sizes(depth, size):
+def test_package_resnet_levels_match_real_tensors_at_odd_sizes(shared_model, depth, size):
     """The declared (C, H, W) of each level against the tensors the stages really produce."""
-    model = build_resnet(depth).eval()
+    model = shared_model(f"resnet{depth}")
     x = torch.randn(1, 3, *size)
     with torch.no_grad():
         stem = model.relu(model.bn1(model.conv1(x)))
@@ -121,8 +123,8 @@ def test_levels_must_grow_coarser_and_be_named_once():
         levels.select(["c4"])
 
 
-def test_fpn_levels_inherit_the_sizes_of_the_levels_they_read():
-    model = resnet50_fpn().eval()
+def test_fpn_levels_inherit_the_sizes_of_the_levels_they_read(shared_model):
+    model = shared_model("resnet50_fpn")
     with torch.no_grad():
         outs = model(torch.randn(1, 3, 129, 71))
     assert [tuple(t.shape[1:]) for t in outs] == model.feature_info.shapes(129, 71)
@@ -130,11 +132,10 @@ def test_fpn_levels_inherit_the_sizes_of_the_levels_they_read():
 
 
 @pytest.mark.parametrize("cut", ["3", "0"])
-def test_truncate_cuts_a_plain_sequential_with_linear_layers(cut):
+def test_truncate_cuts_a_plain_sequential_with_linear_layers(shared_model, cut):
     """The bug: any Linear after another child was blamed on a hidden flatten, which a plain
     nn.Sequential does not have."""
-    torch.manual_seed(0)
-    classifier = torchvision.models.vgg16(weights=None).classifier.eval()
+    classifier = shared_model("vgg16").classifier  # the registry's vgg16 is torchvision's
     part = truncate(classifier, cut)
     x = torch.randn(2, 25088)
     want = x
@@ -146,17 +147,17 @@ def test_truncate_cuts_a_plain_sequential_with_linear_layers(cut):
     assert list(truncate(mlp, "2")) == list(mlp)
 
 
-def test_truncate_still_refuses_a_linear_after_a_hidden_flatten():
+def test_truncate_still_refuses_a_linear_after_a_hidden_flatten(shared_torchvision, shared_model):
     with pytest.raises(ValueError, match="flattens between them, and that flatten is not a child"):
-        truncate(torchvision.models.resnet18(weights=None), "fc")
+        truncate(shared_torchvision("resnet18"), "fc")
     with pytest.raises(ValueError, match="flattens between them"):
-        truncate(torchvision.models.vgg16(weights=None), "classifier.0")
+        truncate(shared_model("vgg16"), "classifier.0")
 
 
-def test_up_to_names_the_children_up_to_a_stage():
-    model = torchvision.models.resnet18(weights=None)
+def test_up_to_names_the_children_up_to_a_stage(shared_torchvision, shared_model):
+    model = shared_torchvision("resnet18")
     assert up_to(model, "layer2") == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2"]
-    assert up_to(resnet50_fpn(), "body.layer1") == ["body.conv1", "body.bn1", "body.relu", "body.maxpool", "body.layer1"]
+    assert up_to(shared_model("resnet50_fpn"), "body.layer1") == ["body.conv1", "body.bn1", "body.relu", "body.maxpool", "body.layer1"]
     assert [n for n, _ in truncate(model, "layer2").named_children()] == up_to(model, "layer2")
     with pytest.raises(ValueError, match="unknown child of ResNet 'layer9'; valid choices: 'conv1'"):
         up_to(model, "layer9")

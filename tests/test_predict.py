@@ -1,7 +1,5 @@
 """Shape prediction from arithmetic agrees with torchinfo's measurement, at any size."""
 
-import functools
-
 import pytest
 import torchvision
 from hypothesis import HealthCheck, given, settings
@@ -10,17 +8,10 @@ from hypothesis import strategies as st
 from backbones_tutorial.__main__ import main
 from backbones_tutorial.predict import SizeTooSmall, checked_prediction, minimum_size, predict_shapes
 from backbones_tutorial.measure_claims import measure
-from backbones_tutorial.registry import build
 
-@functools.cache
-def model(arch):
-    """Built once per test session, when a test first needs it (not at collection)."""
-    return build(arch)
-
-
-def assert_prediction_matches_measurement(arch, h, w):
+def assert_prediction_matches_measurement(model, arch, h, w):
     predicted = predict_shapes(arch, (h, w))
-    measured = measure(model(arch), (3, h, w))
+    measured = measure(model, (3, h, w))
     by_name = {s.name: s for s in measured.stages}
     for row in predicted:
         top = row.name.split(".")[0].split("[")[0]
@@ -35,19 +26,19 @@ def assert_prediction_matches_measurement(arch, h, w):
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(arch=st.sampled_from(["resnet18", "resnet50"]), h=st.integers(1, 300), w=st.integers(1, 300))
-def test_resnet_prediction_matches_torchinfo_at_random_sizes(arch, h, w):
-    assert_prediction_matches_measurement(arch, h, w)
+def test_resnet_prediction_matches_torchinfo_at_random_sizes(shared_model, arch, h, w):
+    assert_prediction_matches_measurement(shared_model(arch), arch, h, w)
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(h=st.integers(32, 260), w=st.integers(32, 260))
-def test_vgg_prediction_matches_torchinfo_at_random_sizes(h, w):
-    assert_prediction_matches_measurement("vgg16", h, w)
+def test_vgg_prediction_matches_torchinfo_at_random_sizes(shared_model, h, w):
+    assert_prediction_matches_measurement(shared_model("vgg16"), "vgg16", h, w)
 
 
 @pytest.mark.parametrize("arch", ["resnet101", "resnet152"])
-def test_deep_resnets_predicted_at_an_odd_size(arch):
-    model = getattr(torchvision.models, arch)(weights=None)
+def test_deep_resnets_predicted_at_an_odd_size(shared_torchvision, arch):
+    model = shared_torchvision(arch)
     measured = measure(model, (3, 225, 300))
     predicted = {r.name: r for r in predict_shapes(arch, (225, 300))}
     assert all(predicted[s.name].shape == s.shape and predicted[s.name].params == s.params for s in measured.stages)

@@ -7,18 +7,18 @@ from torchvision.models.feature_extraction import create_feature_extractor
 
 from backbones_tutorial.fpn import FPN, NaiveFPN, ResNetFPN, resnet50_fpn
 from backbones_tutorial.pyramid import ResNetBackbone, ResNetFeatures, resnet_features
-from backbones_tutorial.zoo import resnet34_to_layer3, vgg16_blocks
+from backbones_tutorial.registry import MODELS
+from conftest import uninitialised
 
 DEPTHS = [18, 34, 50, 101, 152]
 RETURN_NODES = {"relu": "stem", "layer1": "layer1", "layer2": "layer2", "layer3": "layer3", "layer4": "layer4"}
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
-def test_pyramid_subclass_loads_torchvision_strictly_and_matches_fx_reference(depth):
-    torch.manual_seed(depth)
-    tv = getattr(torchvision.models, f"resnet{depth}")(weights=None).eval()
-    ours = resnet_features(depth).eval()
-    ours.load_state_dict(tv.state_dict(), strict=True)
+def test_pyramid_subclass_loads_torchvision_strictly_and_matches_fx_reference(shared_torchvision, depth):
+    tv = shared_torchvision(f"resnet{depth}")
+    ours = uninitialised(resnet_features, depth).eval()
+    ours.load_state_dict(tv.state_dict(), strict=True)  # every parameter and buffer set
     reference = create_feature_extractor(tv, RETURN_NODES)  # torchvision's own torch.fx cut
     x = torch.randn(1, 3, 67, 90)
     with torch.no_grad():
@@ -29,20 +29,18 @@ def test_pyramid_subclass_loads_torchvision_strictly_and_matches_fx_reference(de
         assert torch.equal(a, b) and torch.equal(c, b)
 
 
-EXTRACTORS = {
-    **{f"resnet{d}_features": (lambda d=d: resnet_features(d)) for d in (18, 50)},
+EXTRACTORS = {  # the registry's extractors, and the wrapper
+    **{name: MODELS[name].build for name in
+       ("resnet18_features", "resnet50_features", "vgg16_blocks", "resnet34_to_layer3", "resnet50_fpn")},
     "resnet34_backbone": lambda: ResNetBackbone(torchvision.models.resnet34(weights=None)),
-    "vgg16_blocks": vgg16_blocks,
-    "resnet34_to_layer3": resnet34_to_layer3,
-    "resnet50_fpn": resnet50_fpn,
 }
 
 
 @pytest.mark.parametrize("name", EXTRACTORS)
 @pytest.mark.parametrize("size", [(224, 224), (160, 96), (225, 193)])
-def test_feature_info_matches_real_outputs(name, size):
+def test_feature_info_matches_real_outputs(shared_model, name, size):
     """Like timm's feature_info tests: the declared channels and strides are what comes out."""
-    model = EXTRACTORS[name]().eval()
+    model = shared_model(name) if name in MODELS else EXTRACTORS[name]().eval()
     with torch.no_grad():
         out = model(torch.randn(1, 3, *size))
     outs = out if isinstance(out, list) else [out]

@@ -1,0 +1,52 @@
+"""Shared, expensive fixtures: models that many tests only read.
+
+Building a model costs more than most tests spend on it (VGG16's random initialisation alone
+takes about 2 s on 2 cores), so models that a test only runs or inspects are built once per
+session. A test that changes a model (freezing, loading weights into it, deleting children)
+builds its own.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from backbones_tutorial.registry import build
+
+
+@functools.cache
+def _registry_model(name: str) -> nn.Module:
+    torch.manual_seed(0)
+    return build(name).eval()
+
+
+@functools.cache
+def _torchvision_model(name: str) -> nn.Module:
+    torch.manual_seed(0)
+    return torchvision.models.get_model(name, weights=None).eval()
+
+
+@pytest.fixture(scope="session")
+def shared_model():
+    """``shared_model("vgg16_blocks")``: the registry's model, built once, in eval mode. Read only."""
+    return _registry_model
+
+
+@pytest.fixture(scope="session")
+def shared_torchvision():
+    """``shared_torchvision("resnet50")``: torchvision's model with random weights, built once, in
+    eval mode. Read only."""
+    return _torchvision_model
+
+
+def uninitialised(factory, *args, **kwargs) -> nn.Module:
+    """``factory(*args, **kwargs)`` built on the meta device and given empty CPU storage: the
+    architecture without the cost of random initialisation. Its values are garbage until a test
+    loads a state dict into it with ``strict=True`` (which sets every parameter and buffer)."""
+    with torch.device("meta"):
+        model = factory(*args, **kwargs)
+    return model.to_empty(device="cpu")
