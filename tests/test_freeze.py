@@ -114,3 +114,14 @@ def test_unfreeze_restores_training_of_parameters_and_batchnorm(mode):
     assert one_train_step_changes_running_mean(model)  # and BatchNorm trains again
     with pytest.raises(ValueError, match="unknown submodule 'layer9'"):
         unfreeze(model, ["layer9"])
+
+
+def test_up_to_is_the_way_to_say_everything_up_to_layer2():
+    """up_to adds relu and maxpool, which own no parameters: the same parameters are frozen."""
+    from backbones_tutorial.extract import up_to
+
+    by_list, by_up_to = torchvision.models.resnet18(weights=None), torchvision.models.resnet18(weights=None)
+    a, b = freeze(by_list, FROZEN), freeze(by_up_to, up_to(by_up_to, "layer2"))
+    assert a == b and a.trainable == ("layer3", "layer4", "fc")
+    assert [n for n, p in by_list.named_parameters() if p.requires_grad] == [
+        n for n, p in by_up_to.named_parameters() if p.requires_grad]
