@@ -1,17 +1,56 @@
-"""Command line: ``shapes ARCH --size H W`` and ``bench [--quick]``."""
+"""The command line: ``shapes`` predicts each stage's output for an input size, ``bench`` measures
+the feature-extraction methods. Each command imports torch only when it runs, so ``--help`` is fast."""
 
 from __future__ import annotations
 
 import argparse
 import pathlib
 import sys
+from typing import TYPE_CHECKING
 
-from .display import Table, fmt_int, fmt_shape
-from .predict import SizeTooSmall, checked_prediction
-from .registry import PREDICTABLE
+from .predictable import PREDICTABLE
+
+if TYPE_CHECKING:
+    from .display import Table
+
+PROG = "python -m backbones_tutorial"
+
+DESCRIPTION = 'The command line of the book "CNN backbones in PyTorch".'
+
+SHAPES_HELP = """\
+Predict each stage's output shape, stride and parameter count of an
+architecture for an input size, from the convolution and pooling arithmetic
+(the model is built on the meta device; nothing is run)."""
+
+SHAPES_EXAMPLE = f"""\
+example:
+  {PROG} shapes resnet50 --size 225 300"""
+
+BENCH_HELP = """\
+Time each feature-extraction method against a bare forward pass (interleaved
+rounds) and measure its peak memory in fresh subprocesses; print a table per
+device and write the results as JSON."""
+
+BENCH_EXAMPLE = f"""\
+examples:
+  a smoke run (64x64 input, 3 rounds):
+    {PROG} bench --quick --device cpu
+  the run that chapter 6 shows:
+    {PROG} bench --out book/data/bench.json --plot bench.png"""
+
+MAIN_EXAMPLE = f"""\
+examples:
+  {PROG} shapes resnet50 --size 225 300
+  {PROG} bench --quick --device cpu
+
+Each command describes its options: {PROG} shapes --help."""
 
 
 def shapes_table(arch: str, size: tuple[int, int]) -> Table:
+    """Each stage of ``arch`` for a 3 x H x W input: output shape, stride, parameters."""
+    from .display import Table, fmt_int, fmt_shape
+    from .predict import checked_prediction
+
     rows = tuple(
         (r.name, fmt_shape(r.shape), f"/{r.reduction}" if r.reduction else "-", fmt_int(r.params))
         for r in checked_prediction(arch, size)
@@ -20,15 +59,26 @@ def shapes_table(arch: str, size: tuple[int, int]) -> Table:
     return Table(("stage", "output (C x H x W)", "stride", "parameters"), rows, caption)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m backbones_tutorial", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    shapes = commands.add_parser("shapes", help="print each stage's output shape, stride and parameters")
-    shapes.add_argument("arch", choices=PREDICTABLE, metavar="ARCH",
-                        help="one of: " + ", ".join(PREDICTABLE))
+def parser() -> argparse.ArgumentParser:
+    """The argument parser; building it imports nothing but the standard library."""
+    raw = argparse.RawDescriptionHelpFormatter
+    main_parser = argparse.ArgumentParser(
+        prog=PROG, description=DESCRIPTION, epilog=MAIN_EXAMPLE, formatter_class=raw
+    )
+    commands = main_parser.add_subparsers(dest="command", required=True, metavar="{shapes,bench}")
+    shapes = commands.add_parser(
+        "shapes", help="print each stage's output shape, stride and parameters", formatter_class=raw,
+        description=SHAPES_HELP,
+        epilog=SHAPES_EXAMPLE,
+    )
+    shapes.add_argument("arch", choices=PREDICTABLE, metavar="ARCH", help="one of: " + ", ".join(PREDICTABLE))
     shapes.add_argument("--size", nargs=2, type=int, default=(224, 224), metavar=("H", "W"),
                         help="input height and width (default: 224 224)")
-    bench = commands.add_parser("bench", help="measure what each feature-extraction method costs")
+    bench = commands.add_parser(
+        "bench", help="measure what each feature-extraction method costs", formatter_class=raw,
+        description=BENCH_HELP,
+        epilog=BENCH_EXAMPLE,
+    )
     bench.add_argument("--quick", action="store_true", help="a smoke run: 64x64 input, 3 rounds")
     bench.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                        help="auto (default): the CPU, and CUDA too when it is available")
@@ -38,35 +88,48 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--out", type=pathlib.Path, default=pathlib.Path("bench-results/bench.json"),
                        help="JSON file to write (default: bench-results/bench.json)")
     bench.add_argument("--plot", type=pathlib.Path, default=None, help="also draw the ratios to this PNG file")
-    args = parser.parse_args(argv)
+    return main_parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    cli = parser()
+    args = cli.parse_args(argv)
     if args.command == "shapes":
+        from .predict import SizeTooSmall
+
         try:
             print(repr(shapes_table(args.arch, tuple(args.size))))
         except (SizeTooSmall, ValueError) as e:
-            parser.exit(2, f"error: {e}\n")
+            cli.exit(2, f"error: {e}\n")
     elif args.command == "bench":
-        return run_bench(args, parser)
+        return run_bench(args, cli)
     return 0
 
 
-def run_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def run_bench(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
     import torch
 
     from . import bench
 
     if args.device == "cuda" and not torch.cuda.is_available():
-        parser.exit(2, "error: --device cuda, but torch.cuda.is_available() is False on this machine\n")
-    devices = ["cpu", "cuda"] if args.device == "auto" and torch.cuda.is_available() else [args.device.replace("auto", "cpu")]
+        cli.exit(2, "error: --device cuda, but torch.cuda.is_available() is False on this machine\n")
+    if args.device == "auto":
+        devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+    else:
+        devices = [args.device]
     rounds = args.rounds or (3 if args.quick else 30)
     size = args.size or (64 if args.quick else 224)
     if rounds < 3 or size < 32:
-        parser.exit(2, f"error: need --rounds >= 3 and --size >= 32, got {rounds} and {size}\n")
+        cli.exit(2, f"error: need --rounds >= 3 and --size >= 32, got {rounds} and {size}\n")
     runs = []
     for device in devices:
         settings = bench.Settings(device=device, size=size, rounds=rounds, warmup=1 if args.quick else 3,
                                   memory=not args.no_memory)
-        results = bench.run(settings, progress=lambda s: print(f"[bench {device}] {s}", file=sys.stderr, flush=True))
+
+        def progress(step: str, device: str = device) -> None:
+            print(f"[bench {device}] {step}", file=sys.stderr, flush=True)
+
+        results = bench.run(settings, progress=progress)
         runs.append(results)
         print(repr(bench.table(results)))
         for text, ok in bench.targets(results):

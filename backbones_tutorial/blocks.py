@@ -8,7 +8,7 @@ Shape glossary used in the comments: ``(B, C, H, W)``; a stride-2 step is writte
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.fx

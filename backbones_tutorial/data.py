@@ -63,7 +63,9 @@ def denormalise(t: torch.Tensor) -> torch.Tensor:
     e.g. ``denormalise(x)[0].permute(1, 2, 0)``.
     """
     if not isinstance(t, torch.Tensor):
-        raise TypeError(f"denormalise expects a torch.Tensor of shape (3, H, W) or (B, 3, H, W), got {type(t).__name__}")
+        raise TypeError(
+            f"denormalise expects a torch.Tensor of shape (3, H, W) or (B, 3, H, W), got {type(t).__name__}"
+        )
     if t.dim() not in (3, 4) or t.shape[-3] != 3:
         raise ValueError(
             f"denormalise expects an RGB image (3, H, W) or batch (B, 3, H, W), got shape {tuple(t.shape)}"

@@ -24,14 +24,20 @@ class Table:
 
     def __repr__(self) -> str:
         widths = [max(len(c), *(len(r[i]) for r in self.rows)) for i, c in enumerate(self.columns)]
-        line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+        def line(cells: Sequence[str]) -> str:
+            padded = (c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+            return "  ".join(padded)
+
         out = [self.caption] if self.caption else []
         out += [line(self.columns), "  ".join("-" * w for w in widths)]
         out += [line(r) for r in self.rows]
         return "\n".join(s.rstrip() for s in out)
 
     def _repr_html_(self) -> str:
-        cell = lambda tag, text, i: f'<{tag} style="text-align:{"right" if i else "left"}">{html.escape(text)}</{tag}>'
+        def cell(tag: str, text: str, i: int) -> str:
+            return f'<{tag} style="text-align:{"right" if i else "left"}">{html.escape(text)}</{tag}>'
+
         head = "".join(cell("th", c, i) for i, c in enumerate(self.columns))
         body = "".join("<tr>" + "".join(cell("td", c, i) for i, c in enumerate(r)) + "</tr>" for r in self.rows)
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""

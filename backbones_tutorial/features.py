@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import SupportsIndex, overload
 
 ROUNDINGS = ("ceil", "floor")
@@ -87,7 +88,7 @@ class Levels(tuple[FeatureInfo, ...]):
         if len(set(names)) != len(names):
             raise ValueError(f"level names must be distinct, got {names}")
         reductions = [f.reduction for f in levels]
-        if any(a > b for a, b in zip(reductions, reductions[1:])):
+        if any(a > b for a, b in pairwise(reductions)):
             raise ValueError(
                 f"levels must be ordered fine to coarse (reductions never decreasing); got reductions "
                 f"{reductions} for {names}"

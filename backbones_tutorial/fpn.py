@@ -26,7 +26,9 @@ class FPN(nn.Module):
     def __init__(self, in_channels_list: list[int], out_channels: int) -> None:
         super().__init__()
         if not in_channels_list or any(not isinstance(c, int) or c <= 0 for c in in_channels_list):
-            raise ValueError(f"in_channels_list must be positive channel counts, fine to coarse; got {in_channels_list!r}")
+            raise ValueError(
+                f"in_channels_list must be positive channel counts, fine to coarse; got {in_channels_list!r}"
+            )
         if not isinstance(out_channels, int) or out_channels <= 0:
             raise ValueError(f"out_channels must be a positive int, got {out_channels!r}")
         self.in_channels_list = list(in_channels_list)
@@ -37,7 +39,8 @@ class FPN(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_uniform_(m.weight, a=1)
-                nn.init.constant_(m.bias, 0)
+                if m.bias is not None:
+                    nn.init.constant_(m.bias, 0)
 
     def upsample(self, top: torch.Tensor, lateral: torch.Tensor) -> torch.Tensor:
         """Bring the coarser map to the lateral's exact (H, W)."""
@@ -46,7 +49,7 @@ class FPN(nn.Module):
     def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
         if len(features) != len(self.inner_blocks):
             raise ValueError(f"FPN expects {len(self.inner_blocks)} feature maps (fine to coarse), got {len(features)}")
-        for i, (f, c) in enumerate(zip(features, self.in_channels_list)):
+        for i, (f, c) in enumerate(zip(features, self.in_channels_list, strict=True)):
             if f.dim() != 4 or f.shape[1] != c:
                 raise ValueError(f"FPN level {i} expects (B, {c}, H, W), got shape {tuple(f.shape)}")
         top = self.inner_blocks[-1](features[-1])  # (B, out, H_k, W_k), the coarsest level

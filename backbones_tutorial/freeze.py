@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 from torchvision.ops import FrozenBatchNorm2d
 
 from .checks import check_choice
@@ -85,7 +87,8 @@ def freeze(model: nn.Module, names: Iterable[str], batchnorm: str = "frozen") ->
             for bn in (m for m in target.modules() if isinstance(m, nn.BatchNorm2d)):
                 bn.eval()
                 if not hasattr(bn, "_keep_eval_handle"):  # one hook, however often freeze is called
-                    bn._keep_eval_handle = bn.register_forward_pre_hook(_keep_eval)
+                    handle = bn.register_forward_pre_hook(_keep_eval)
+                    bn._keep_eval_handle = handle  # type: ignore[assignment]  # torch's stub: Tensor | Module only
     return trainable_report(model)
 
 
@@ -103,7 +106,7 @@ def unfreeze(model: nn.Module, names: Iterable[str]) -> FreezeReport:
             setattr(model.get_submodule(parent_name), attr, _batchnorm_copy(fbn).train(model.training))
         target = model.get_submodule(name)  # replaced if it was itself a FrozenBatchNorm2d
         for bn in (m for m in target.modules() if hasattr(m, "_keep_eval_handle")):
-            bn._keep_eval_handle.remove()
+            cast(RemovableHandle, bn._keep_eval_handle).remove()
             del bn._keep_eval_handle
             bn.train(model.training)
         target.requires_grad_(True)
@@ -130,6 +133,7 @@ def _check_names(model: nn.Module, names: Iterable[str]) -> list[str]:
 
 def _batchnorm_copy(frozen: FrozenBatchNorm2d) -> nn.BatchNorm2d:
     bn = nn.BatchNorm2d(frozen.weight.numel(), eps=frozen.eps).to(frozen.weight.device, frozen.weight.dtype)
+    assert bn.running_mean is not None and bn.running_var is not None  # track_running_stats defaults to True
     with torch.no_grad():
         bn.weight.copy_(frozen.weight)
         bn.bias.copy_(frozen.bias)

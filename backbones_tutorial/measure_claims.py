@@ -36,7 +36,9 @@ def _tensors(out: object) -> list[torch.Tensor]:
         return [out]
     if isinstance(out, dict):
         out = list(out.values())
-    return [t for o in out for t in _tensors(o)]  # type: ignore[union-attr]
+    if isinstance(out, (list, tuple)):
+        return [t for o in out for t in _tensors(o)]
+    raise TypeError(f"a forward should return a tensor, or a list, tuple or dict of them, got {type(out).__name__}")
 
 
 def measure(model: nn.Module, input_shape: tuple[int, ...]) -> Measurement:
@@ -45,7 +47,9 @@ def measure(model: nn.Module, input_shape: tuple[int, ...]) -> Measurement:
     a forward pass gives the shape of every tensor the model returns.
     """
     if not all(isinstance(s, int) and s > 0 for s in input_shape):
-        raise ValueError(f"input_shape must be positive ints without the batch, e.g. (3, 224, 224); got {input_shape!r}")
+        raise ValueError(
+            f"input_shape must be positive ints without the batch, e.g. (3, 224, 224); got {input_shape!r}"
+        )
     was_training = model.training
     stats = summary(model, input_size=(1, *input_shape), depth=1, verbose=0, mode="eval", device="cpu")
     _top, *layers = stats.summary_list
@@ -82,7 +86,7 @@ def check_claim(claim: Claim, model: nn.Module | None = None) -> Measurement:
     measured_names = [s.name for s in measured.stages]
     if claimed_names != measured_names:
         problems.append(f"stages differ: claimed {claimed_names}, measured {measured_names}")
-    for want, got in zip(claim.stages, measured.stages):
+    for want, got in zip(claim.stages, measured.stages, strict=False):  # lengths may differ: reported above
         if want != got:
             problems.append(f"claimed  {want}\n    measured {got}")
     if claim.outputs != measured.outputs:

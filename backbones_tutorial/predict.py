@@ -13,19 +13,21 @@ prediction with a torchinfo measurement over many random sizes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
-import torchvision
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
 from .checks import check_choice
 from .freeze import count_params
 from .registry import MODELS, PREDICTABLE
+from .zoo import maxpool_indices
 
 SHAPE_PRESERVING = (nn.BatchNorm2d, FrozenBatchNorm2d, nn.ReLU, nn.Dropout, nn.Identity)
+
+T = TypeVar("T")
 
 
 class SizeTooSmall(ValueError):
@@ -46,8 +48,8 @@ class _State:
     reduction: int | None  # None once an adaptive pool or a flatten has fixed the size
 
 
-def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (v[0], v[1])
+def _pair(v: T | tuple[T, ...]) -> tuple[T, T]:
+    return (v[0], v[1]) if isinstance(v, tuple) else (v, v)
 
 
 def _window(state: _State, m: nn.Module, kernel, stride, padding, dilation=1, ceil_mode=False) -> _State:
@@ -111,8 +113,8 @@ def _walk(model: nn.Module, size: tuple[int, int], in_channels: int) -> list[Pre
         raise ValueError(f"size must be two positive ints (H, W), got {size!r}")
     state, rows = _State((in_channels, h, w), 1), []
     for name, child in model.named_children():
-        pools = [i for i, m in enumerate(child) if isinstance(m, nn.MaxPool2d)] if isinstance(child, nn.Sequential) else []
-        if len(pools) > 1:  # VGG's features: one row per block, closed by its max-pool
+        if isinstance(child, nn.Sequential) and len(pools := maxpool_indices(child)) > 1:
+            # VGG's features: one row per block, closed by its max-pool
             start = 0
             for i in pools:
                 block = child[start : i + 1]

@@ -68,7 +68,8 @@ class ResNetBackbone(nn.Module):
         super().__init__()
         if not isinstance(resnet, (torchvision.models.ResNet, ResNet)):
             raise TypeError(
-                f"ResNetBackbone expects a torchvision.models.ResNet or the package's ResNet, got {type(resnet).__name__}"
+                "ResNetBackbone expects a torchvision.models.ResNet or the package's ResNet, "
+                f"got {type(resnet).__name__}"
             )
         self.body = resnet
         self.feature_info = resnet_feature_info(resnet)

@@ -3,7 +3,8 @@
 
 Each entry builds a fresh, randomly initialised model (shapes and counts do not depend on the
 weights); ``predictable`` marks the architectures whose shapes ``predict.predict_shapes`` can
-compute for any input size, which are the ones the ``shapes`` command offers.
+compute for any input size, which are the ones the ``shapes`` command offers. Their names live
+in ``predictable.py``, which imports no torch, so the command line's ``--help`` can list them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from . import blocks
 from .checks import check_choice
 from .extract import truncate
 from .fpn import resnet50_fpn
+from .predictable import PREDICTABLE
 from .pyramid import resnet_features
 from .resnet import RESNETS
 from .zoo import resnet34_to_layer3, vgg16_blocks
@@ -28,7 +30,11 @@ class Entry:
     name: str
     build: Callable[[], nn.Module]
     kind: str  # "block", "classifier" or "extractor"
-    predictable: bool = False
+
+    @property
+    def predictable(self) -> bool:
+        """Whether ``predict.predict_shapes`` computes this model's shapes for any input size."""
+        return self.name in PREDICTABLE
 
 
 KINDS = ("block", "classifier", "extractor")
@@ -44,8 +50,8 @@ MODELS: dict[str, Entry] = {
         Entry("bottleneck_projection",
               lambda: blocks.Bottleneck(64, 64, downsample=blocks.projection(64, 256, 1)), "block"),
         # Chapter 2: the from-scratch ResNets; Chapter 3: VGG16 and a cut.
-        *(Entry(f"resnet{d}", factory, "classifier", predictable=True) for d, factory in RESNETS.items()),
-        Entry("vgg16", lambda: torchvision.models.vgg16(weights=None), "classifier", predictable=True),
+        *(Entry(f"resnet{d}", factory, "classifier") for d, factory in RESNETS.items()),
+        Entry("vgg16", lambda: torchvision.models.vgg16(weights=None), "classifier"),
         Entry("resnet18_to_layer4", lambda: truncate(torchvision.models.resnet18(weights=None), "layer4"), "extractor"),
         # Chapters 4 and 5: pyramids, the FPN and the zoo.
         Entry("resnet18_features", lambda: resnet_features(18), "extractor"),
@@ -55,9 +61,6 @@ MODELS: dict[str, Entry] = {
         Entry("resnet34_to_layer3", resnet34_to_layer3, "extractor"),
     )
 }
-
-# The architectures whose shapes can be predicted for any input size (the shapes command's choices).
-PREDICTABLE: tuple[str, ...] = tuple(name for name, e in MODELS.items() if e.predictable)
 
 
 def build(name: str) -> nn.Module:

@@ -6,7 +6,7 @@ works strictly and the two models compute the same function.
 
 from __future__ import annotations
 
-from typing import Type
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.fx
@@ -18,13 +18,13 @@ from .features import FeatureInfo, Levels
 
 torch.fx.wrap("check_batch")
 
-Block = Type[BasicBlock | Bottleneck]
+Block = type[BasicBlock | Bottleneck]
 
 STAGES = ("layer1", "layer2", "layer3", "layer4")  # the names of ResNet's four stages, as torchvision has them
 LEVELS = ("stem", *STAGES)  # what the pyramids of this package return
 
 
-def _stride(module: nn.Module) -> int:
+def _stride(module: nn.Conv2d | nn.MaxPool2d) -> int:
     s = module.stride
     return s[0] if isinstance(s, tuple) else s
 
@@ -35,8 +35,16 @@ class DeclaresLevels:
     ResNet's stride-2 layers are all padded, so every level's side is ``ceil(input / reduction)``.
     """
 
+    if TYPE_CHECKING:  # what the mixin reads from its ResNet; for mypy only, as TorchScript
+        conv1: nn.Conv2d  # would try to compile class-level annotations
+        maxpool: nn.MaxPool2d
+        inplanes: int
+
+    __jit_unused_properties__ = ["feature_info"]  # metadata for Python code: torch.jit.script skips it
+
     def _declare(self, stage: nn.Sequential) -> nn.Sequential:
-        levels = self.__dict__.setdefault("_levels", [FeatureInfo("stem", self.conv1.out_channels, _stride(self.conv1))])
+        stem = FeatureInfo("stem", self.conv1.out_channels, _stride(self.conv1))
+        levels = self.__dict__.setdefault("_levels", [stem])
         reduction = levels[-1].reduction * stage[0].stride  # only a stage's first block may subsample
         if len(levels) == 1:
             reduction *= _stride(self.maxpool)  # between the stem and layer1
@@ -54,10 +62,12 @@ def resnet_feature_info(model: nn.Module) -> Levels:
     modules of a torchvision ResNet built elsewhere. A stage changes its channel count only
     through the projection of its first block (ResNet adds one exactly when the shape changes),
     so the count is that projection's, or the previous level's."""
-    if isinstance(getattr(model, "feature_info", None), Levels):
-        return model.feature_info
-    levels = [FeatureInfo("stem", model.conv1.out_channels, _stride(model.conv1))]
-    reduction, channels = levels[0].reduction * _stride(model.maxpool), levels[0].channels
+    declared = getattr(model, "feature_info", None)
+    if isinstance(declared, Levels):
+        return declared
+    conv1, maxpool = cast(nn.Conv2d, model.conv1), cast(nn.MaxPool2d, model.maxpool)
+    levels = [FeatureInfo("stem", conv1.out_channels, _stride(conv1))]
+    reduction, channels = levels[0].reduction * _stride(maxpool), levels[0].channels
     for name in STAGES:
         first = getattr(model, name)[0]
         if first.downsample is not None:
@@ -111,9 +121,9 @@ class ResNet(DeclaresLevels, nn.Module):
         if zero_init_residual:  # each block then starts as the identity
             for m in self.modules():
                 if isinstance(m, Bottleneck):
-                    nn.init.constant_(m.bn3.weight, 0)
+                    nn.init.constant_(m.bn3.weight, 0)  # type: ignore[arg-type]  # a norm layer's weight
                 elif isinstance(m, BasicBlock):
-                    nn.init.constant_(m.bn2.weight, 0)
+                    nn.init.constant_(m.bn2.weight, 0)  # type: ignore[arg-type]  # is a Tensor at run time
 
     def _make_layer(self, block: Block, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
         """One stage: a first block that may change shape (projection shortcut), then identity blocks."""

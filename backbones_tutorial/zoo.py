@@ -14,8 +14,8 @@ from torch import nn
 
 from .checks import check_batch
 from .extract import truncate
-from .fpn import resnet50_fpn
 from .features import FeatureInfo, Levels
+from .fpn import resnet50_fpn
 from .resnet import resnet_feature_info
 
 torch.fx.wrap("check_batch")
@@ -39,16 +39,17 @@ class VGG16Blocks(nn.Module):
         starts = [0] + [i + 1 for i in cuts[:-1]]
         levels = []
         reduction = 1
-        for i, (a, b) in enumerate(zip(starts, cuts), start=1):
+        for i, (a, b) in enumerate(zip(starts, cuts, strict=True), start=1):
             block = vgg.features[a : b + 1]  # conv/ReLU pairs, then the max-pool
             self.add_module(f"block{i}", block)
             reduction *= block[-1].stride
             channels = [m.out_channels for m in block if isinstance(m, nn.Conv2d)][-1]
             levels.append(FeatureInfo(f"block{i}", channels, reduction, rounding="floor"))  # unpadded 2x2 pools
         self.feature_info = Levels(levels)
+        self.in_channels: int = vgg.features[0].in_channels
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        check_batch(x, self.block1[0].in_channels, "VGG16Blocks")
+        check_batch(x, self.in_channels, "VGG16Blocks")
         outputs = []
         for block in self.children():
             x = block(x)  # (B, C_i, H/2^i, W/2^i)
@@ -65,5 +66,5 @@ def resnet34_to_layer3() -> nn.Sequential:
     """ResNet34 cut after ``layer3``: (B, 256, H/16, W/16)."""
     model = torchvision.models.resnet34(weights=None)
     cut = truncate(model, "layer3")
-    cut.feature_info = resnet_feature_info(model).select(["layer3"])
+    cut.feature_info = resnet_feature_info(model).select(["layer3"])  # type: ignore[assignment]  # torch's stub
     return cut
