@@ -320,7 +320,9 @@ def test_page_renders(visit, site, doc):
         if neighbour is None:
             assert not links, f"{doc}: unexpected {selector} link {links}"
         else:
-            assert links and Path(links[0]).stem == Path(neighbour).name, f"{doc}: {selector} is {links}, expected {neighbour}"
+            assert links and Path(links[0]).stem == Path(neighbour).name, (
+                f"{doc}: {selector} is {links}, expected {neighbour}"
+            )
 
     # No traceback or error output in what the reader sees.
     text = page.inner_text("body")

@@ -6,10 +6,10 @@ import importlib.metadata
 import pathlib
 import re
 import sys
-import tomllib
 
 import nbformat
 import pytest
+import tomllib
 import yaml
 from packaging.requirements import Requirement
 

@@ -8,7 +8,6 @@ import torch
 import torchvision
 from torch import nn
 
-
 from backbones_tutorial.extract import truncate, up_to
 from backbones_tutorial.features import FeatureInfo, Levels, level_size
 from backbones_tutorial.pyramid import ResNetBackbone, resnet_features
@@ -23,7 +22,7 @@ PAPER_STRIDES = [2, 4, 8, 16, 32]
 
 
 def paper(depth):
-    return [(c, s) for c, s in zip(PAPER_CHANNELS["basic" if depth < 50 else "bottleneck"], PAPER_STRIDES)]
+    return list(zip(PAPER_CHANNELS["basic" if depth < 50 else "bottleneck"], PAPER_STRIDES, strict=True))
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
@@ -157,7 +156,8 @@ def test_truncate_still_refuses_a_linear_after_a_hidden_flatten(shared_torchvisi
 def test_up_to_names_the_children_up_to_a_stage(shared_torchvision, shared_model):
     model = shared_torchvision("resnet18")
     assert up_to(model, "layer2") == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2"]
-    assert up_to(shared_model("resnet50_fpn"), "body.layer1") == ["body.conv1", "body.bn1", "body.relu", "body.maxpool", "body.layer1"]
+    assert up_to(shared_model("resnet50_fpn"), "body.layer1") == [
+        "body.conv1", "body.bn1", "body.relu", "body.maxpool", "body.layer1"]
     assert [n for n, _ in truncate(model, "layer2").named_children()] == up_to(model, "layer2")
     with pytest.raises(ValueError, match="unknown child of ResNet 'layer9'; valid choices: 'conv1'"):
         up_to(model, "layer9")

@@ -2,8 +2,8 @@
 
 import pathlib
 import re
-import tomllib
 
+import tomllib
 import yaml
 from packaging.requirements import Requirement
 
@@ -29,7 +29,9 @@ def test_environment_yml_pins_the_tested_versions():
     assert "-e ." in pip_section
     assert env_pins, "environment.yml pins nothing"
     for name, version in env_pins.items():
-        assert CONSTRAINTS.get(name) == version, f"environment.yml pins {name}=={version}, constraints.txt {CONSTRAINTS.get(name)}"
+        assert CONSTRAINTS.get(name) == version, (
+            f"environment.yml pins {name}=={version}, constraints.txt {CONSTRAINTS.get(name)}"
+        )
 
 
 def test_every_declared_dependency_is_pinned_and_in_range():

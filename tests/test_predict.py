@@ -1,13 +1,13 @@
 """Shape prediction from arithmetic agrees with torchinfo's measurement, at any size."""
 
 import pytest
-import torchvision
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backbones_tutorial.__main__ import main
-from backbones_tutorial.predict import SizeTooSmall, checked_prediction, minimum_size, predict_shapes
 from backbones_tutorial.measure_claims import measure
+from backbones_tutorial.predict import SizeTooSmall, checked_prediction, minimum_size, predict_shapes
+
 
 def assert_prediction_matches_measurement(model, arch, h, w):
     predicted = predict_shapes(arch, (h, w))

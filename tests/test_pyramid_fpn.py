@@ -3,12 +3,12 @@ from collections import OrderedDict
 import pytest
 import torch
 import torchvision
+from conftest import uninitialised
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from backbones_tutorial.fpn import FPN, NaiveFPN, ResNetFPN, resnet50_fpn
 from backbones_tutorial.pyramid import ResNetBackbone, ResNetFeatures, resnet_features
 from backbones_tutorial.registry import MODELS
-from conftest import uninitialised
 
 DEPTHS = [18, 34, 50, 101, 152]
 RETURN_NODES = {"relu": "stem", "layer1": "layer1", "layer2": "layer2", "layer3": "layer3", "layer4": "layer4"}
@@ -25,7 +25,7 @@ def test_pyramid_subclass_loads_torchvision_strictly_and_matches_fx_reference(sh
         got, want = ours(x), list(reference(x).values())
         wrapped = ResNetBackbone(tv).eval()(x)
     assert len(got) == 5
-    for a, b, c in zip(got, want, wrapped):
+    for a, b, c in zip(got, want, wrapped, strict=True):
         assert torch.equal(a, b) and torch.equal(c, b)
 
 
@@ -45,7 +45,7 @@ def test_feature_info_matches_real_outputs(shared_model, name, size):
         out = model(torch.randn(1, 3, *size))
     outs = out if isinstance(out, list) else [out]
     assert len(outs) == len(model.feature_info)
-    for t, info in zip(outs, model.feature_info):
+    for t, info in zip(outs, model.feature_info, strict=True):
         assert t.shape[1] == info.channels
         assert t.shape[-2:] == info.size(*size)  # the one size rule: ceil for ResNet, floor for VGG
 
@@ -70,7 +70,7 @@ def test_fpn_equals_torchvision_fpn_with_the_same_weights(size):
         c = body(torch.randn(1, 3, *size))[1:]
         got = ours(c)
         want = list(ref(OrderedDict((str(i), t) for i, t in enumerate(c))).values())
-    for a, b in zip(got, want):
+    for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
 
 

@@ -3,11 +3,11 @@ import copy
 import pytest
 import torch
 import torchvision
+from conftest import uninitialised
 
 from backbones_tutorial import resnet
-from backbones_tutorial.resnet import RESNETS, ResNet
 from backbones_tutorial.blocks import BasicBlock
-from conftest import uninitialised
+from backbones_tutorial.resnet import RESNETS, ResNet
 
 DEPTHS = sorted(RESNETS)
 

@@ -3,7 +3,6 @@
 import http.client
 import os
 import pickle
-import socket
 import urllib.error
 
 import pytest
@@ -149,7 +148,7 @@ def test_missing_file_without_download_names_file_folder_and_url(hub, offline):
     [
         urllib.error.URLError("[Errno -3] Temporary failure in name resolution"),
         urllib.error.HTTPError(W18.url, 403, "Forbidden", None, None),
-        socket.timeout("timed out"),
+        TimeoutError("timed out"),
         ConnectionResetError("connection reset by peer"),
         http.client.IncompleteRead(b"partial"),
     ],
