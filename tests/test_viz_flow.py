@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pytest
+import torch
+import torchvision
 from matplotlib.figure import Figure
 
 from backbones_tutorial.measure_claims import find_claim
@@ -15,6 +17,14 @@ def claimed_flow(model: str, input_shape: tuple[int, int, int]) -> list[tuple[in
     claim = find_claim(model, input_shape)
     by_name = {s.name: s.shape for s in claim.stages}
     return [claim.input_shape] + [by_name[name] for name in FLOW_STAGES]
+
+
+def test_flow_stages_are_the_stems_subsampling_layers_then_torchvisions_stage_names():
+    # Written from torchvision's ResNet attribute names, not from the package.
+    assert FLOW_STAGES == ("conv1", "maxpool", "layer1", "layer2", "layer3", "layer4")
+    with torch.device("meta"):
+        children = dict(torchvision.models.resnet18(weights=None).named_children())
+    assert all(name in children for name in FLOW_STAGES)
 
 
 @pytest.mark.parametrize(
@@ -31,7 +41,7 @@ def test_plot_stage_flow_plots_the_claimed_heights_and_channels(model_names, inp
     names = [model_names] if isinstance(model_names, str) else model_names
     assert [line.get_label() for line in ax_h.lines] == names
     assert [line.get_label() for line in ax_c.lines] == names
-    for name, line_h, line_c in zip(names, ax_h.lines, ax_c.lines):
+    for name, line_h, line_c in zip(names, ax_h.lines, ax_c.lines, strict=True):
         flow = claimed_flow(name, input_shape)
         assert list(line_h.get_xdata()) == ["input", *FLOW_STAGES]
         assert [int(v) for v in line_h.get_ydata()] == [shape[1] for shape in flow]

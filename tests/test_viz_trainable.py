@@ -42,7 +42,7 @@ def test_plot_trainable_bars_have_the_lengths_of_the_report_counts():
 def test_plot_trainable_keeps_the_dict_order_top_to_bottom_with_its_labels():
     given = reports()
     (ax,) = plot_trainable(given).axes
-    ticks = {round(t): label.get_text() for t, label in zip(ax.get_yticks(), ax.get_yticklabels())}
+    ticks = {round(t): label.get_text() for t, label in zip(ax.get_yticks(), ax.get_yticklabels(), strict=True)}
     rows = [ticks[round(p.get_y() + p.get_height() / 2)] for p in ax.containers[0]]
     assert rows == list(given)
     assert ax.yaxis_inverted()  # row 0, the first entry, is drawn on top
