@@ -132,8 +132,8 @@ def run_bench(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
         results = bench.run(settings, progress=progress)
         runs.append(results)
         print(repr(bench.table(results)))
-        for text, ok in bench.targets(results):
-            print(f"  {'met' if ok else 'MISSED'}: {text}")
+        for line in bench.format_targets(results):
+            print(f"  {line}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(bench.to_json(runs))
     print(f"wrote {args.out}")

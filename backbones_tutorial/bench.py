@@ -9,6 +9,7 @@ with torchvision's the same way.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -24,12 +25,14 @@ import torch
 import torchvision
 from torch import nn
 
+from .checks import check_choice
 from .display import Table, fmt_int
 from .freeze import count_params
-from .methods import METHODS, BareForward, build_extractor, compatibility, runs_only_needed_layers
+from .methods import METHODS, BareForward, HookExtractor, build_extractor, compatibility, runs_only_needed_layers
 from .resnet import STAGES, resnet34
 
 WORKLOADS = {"all stages": list(STAGES), "layer2 only": ["layer2"]}
+TOLERANCE = 0.03  # how far a median ratio may lie from its reference for a target to be met
 
 
 @dataclass
@@ -61,6 +64,13 @@ class Results:
     bare_peak_memory_mib: dict[str, float | None] = field(default_factory=dict)
     scratch_vs_torchvision: dict[str, float] = field(default_factory=dict)
     compatibility: dict[str, dict[str, bool]] = field(default_factory=dict)
+
+    def result(self, method: str, workload: str) -> MethodResult:
+        """The row of ``method`` in ``workload``."""
+        check_choice(workload, self.workloads, "workload")
+        rows = self.workloads[workload]
+        check_choice(method, [r.method for r in rows], f"method of workload {workload!r}")
+        return next(r for r in rows if r.method == method)
 
 
 def _machine(device: str) -> dict[str, str]:
@@ -123,7 +133,7 @@ def interleaved_ratios(
         if (r + 1) % max(1, rounds // 5) == 0 or r + 1 == rounds:
             progress(f"round {r + 1}/{rounds}")
     ref = seconds[reference]
-    return {name: ([s / b for s, b in zip(seconds[name], ref)], seconds[name]) for name in names}
+    return {name: ([s / b for s, b in zip(seconds[name], ref, strict=True)], seconds[name]) for name in names}
 
 
 def _input(settings: Settings) -> torch.Tensor:
@@ -155,7 +165,7 @@ def _probe(method: str, workload: str, device: str, size: int, batch: int) -> fl
     settings = Settings(device=device, size=size, batch=batch)
     model, x = _model(settings), _input(settings)
     layers = WORKLOADS[workload]
-    extractor = BareForward(model, layers) if method == "bare" else build_extractor(method, model, layers)
+    extractor = BareForward(model, layers) if method == "bare" else build_extractor(method, model, layers).eval()
     with torch.inference_mode():
         extractor(x)  # first call allocates lazily-created state (fx, oneDNN primitives)
         if device == "cuda":
@@ -183,18 +193,22 @@ def _status_kib(key: str) -> int:
     raise KeyError(key)
 
 
+def _progress_in(progress: Callable[[str], None], workload: str, step: str) -> None:
+    progress(f"{workload}: {step}")
+
+
 def run(settings: Settings, progress: Callable[[str], None] = lambda s: None) -> Results:
     results = Results(settings, _machine(settings.device))
     x = _input(settings)
     for workload, layers in WORKLOADS.items():
         model = _model(settings)
-        candidates = {"bare": BareForward(model, layers)}
+        candidates: dict[str, nn.Module] = {"bare": BareForward(model, layers)}
         candidates |= {m: build_extractor(m, model, layers).eval() for m in METHODS}
-        calls = {name: (lambda e=e: e(x)) for name, e in candidates.items()}
+        calls: dict[str, Callable[[], object]] = {name: functools.partial(e, x) for name, e in candidates.items()}
         progress(f"{workload}: timing {len(calls)} extractors, {settings.rounds} interleaved rounds")
         with torch.inference_mode():
             ratios = interleaved_ratios(calls, "bare", settings.rounds, settings.warmup, settings.device,
-                                        lambda s: progress(f"{workload}: {s}"))
+                                        functools.partial(_progress_in, progress, workload))
         results.bare_ms[workload] = statistics.median(ratios["bare"][1]) * 1000
         if settings.memory:
             results.bare_peak_memory_mib[workload] = peak_memory_mib("bare", workload, settings)
@@ -207,7 +221,9 @@ def run(settings: Settings, progress: Callable[[str], None] = lambda s: None) ->
                 memory = peak_memory_mib(m, workload, settings)
             rows.append(MethodResult(m, statistics.median(ratio), (_quantile(ratio, 0.25), _quantile(ratio, 0.75)),
                                      statistics.median(seconds) * 1000, count_params(candidates[m]), memory))
-        candidates["hooks"].remove()
+        hooks = candidates["hooks"]
+        if isinstance(hooks, HookExtractor):
+            hooks.remove()
         results.workloads[workload] = rows
 
     progress("from-scratch ResNet34 against torchvision's")
@@ -238,34 +254,64 @@ def table(results: Results) -> Table:
     rows = []
     for workload, methods in results.workloads.items():
         layers = WORKLOADS[workload]
-        rows.append((workload, "bare forward", "1.000", f"{results.bare_ms[workload]:.1f}", "", _mib(results.bare_peak_memory_mib.get(workload))))
+        rows.append((workload, "bare forward", "1.000", f"{results.bare_ms[workload]:.1f}", "",
+                     fmt_mib(results.bare_peak_memory_mib.get(workload))))
         for m in methods:
             lo, hi = m.ratio_iqr
             mark = "" if runs_only_needed_layers(m.method, layers) else " *"
             rows.append(("", m.method + mark, f"{m.ratio_median:.3f} ({lo:.3f}-{hi:.3f})", f"{m.ms_median:.1f}",
-                         fmt_int(m.params), _mib(m.peak_memory_mib)))
+                         fmt_int(m.params), fmt_mib(m.peak_memory_mib)))
     s = results.settings
     caption = (f"{s.device}, input {s.batch} x 3 x {s.size} x {s.size}, median of {s.rounds} interleaved rounds; "
                f"* = computes layers past the deepest one requested")
     return Table(("workload", "method", "time / bare (IQR)", "ms", "parameters", "peak MiB"), tuple(rows), caption)
 
 
-def _mib(value: float | None) -> str:
+def fmt_mib(value: float | None) -> str:
+    """A peak memory in MiB as the tables show it: one decimal, or "n/a" where none was measured."""
     return "n/a" if value is None else f"{value:.1f}"
 
 
-def targets(results: Results, tolerance: float = 0.03) -> list[tuple[str, bool]]:
+@dataclass(frozen=True)
+class Target:
+    """One of the benchmark's targets: a median ratio within ``tolerance`` of its reference."""
+
+    workload: str | None  # None: the from-scratch ResNet34 against torchvision's
+    label: str  # the method, or "from-scratch ResNet34"
+    ratio: float  # median over rounds of the per-round ratio to the reference
+    tolerance: float
+    met: bool
+
+    @property
+    def subject(self) -> str:
+        """What is compared: ``"children (layer2 only)"``, ``"from-scratch ResNet34"``."""
+        return self.label if self.workload is None else f"{self.label} ({self.workload})"
+
+    @property
+    def text(self) -> str:
+        """The target as a sentence: ``"layer2 only: fx within 3% of bare (1.018)"``."""
+        if self.workload is None:
+            return f"{self.label} within {self.tolerance:.0%} of torchvision's ({self.ratio:.3f})"
+        return f"{self.workload}: {self.label} within {self.tolerance:.0%} of bare ({self.ratio:.3f})"
+
+
+def targets(results: Results, tolerance: float = TOLERANCE) -> list[Target]:
     """The issue's targets: methods that run only the needed layers, and the from-scratch
     ResNet34, within ``tolerance`` of their reference (median ratio)."""
-    checks = []
-    for workload, methods in results.workloads.items():
-        for m in methods:
-            if runs_only_needed_layers(m.method, WORKLOADS[workload]):
-                checks.append((f"{workload}: {m.method} within {tolerance:.0%} of bare ({m.ratio_median:.3f})",
-                               m.ratio_median <= 1 + tolerance))
+    checks = [
+        Target(workload, m.method, m.ratio_median, tolerance, m.ratio_median <= 1 + tolerance)
+        for workload, methods in results.workloads.items()
+        for m in methods
+        if runs_only_needed_layers(m.method, WORKLOADS[workload])
+    ]
     ratio = results.scratch_vs_torchvision["ratio_median"]
-    checks.append((f"from-scratch ResNet34 within {tolerance:.0%} of torchvision's ({ratio:.3f})", ratio <= 1 + tolerance))
+    checks.append(Target(None, "from-scratch ResNet34", ratio, tolerance, ratio <= 1 + tolerance))
     return checks
+
+
+def format_targets(results: Results, missed: str = "MISSED") -> list[str]:
+    """One line per target, as the command prints them: ``"met: all stages: fx within ..."``."""
+    return [f"{'met' if t.met else missed}: {t.text}" for t in targets(results)]
 
 
 def from_dict(d: dict) -> Results:
@@ -298,12 +344,12 @@ def markdown_summary(runs: list[Results]) -> str:
         out.append("|---|---|---|---|---|---|")
         for workload, rows in run.workloads.items():
             out.append(f"| {workload} | bare forward | 1.000 | {run.bare_ms[workload]:.1f} | | "
-                       f"{_mib(run.bare_peak_memory_mib.get(workload))} |")
+                       f"{fmt_mib(run.bare_peak_memory_mib.get(workload))} |")
             for r in rows:
-                out.append(f"| {workload} | {r.method} | {r.ratio_median:.3f} | {r.ms_median:.1f} | {fmt_int(r.params)} | "
-                           f"{_mib(r.peak_memory_mib)} |")
+                out.append(f"| {workload} | {r.method} | {r.ratio_median:.3f} | {r.ms_median:.1f} | "
+                           f"{fmt_int(r.params)} | {fmt_mib(r.peak_memory_mib)} |")
         out.append("")
-        out += [f"- {'met' if ok else 'missed'}: {text}" for text, ok in targets(run)]
+        out += [f"- {line}" for line in format_targets(run, missed="missed")]
         out.append("")
     return "\n".join(out)
 

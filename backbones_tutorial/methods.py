@@ -1,16 +1,20 @@
 """Six ways to get intermediate feature maps out of a torchvision ResNet, behind one interface.
 
-``build_extractor(method, model, layers)`` returns a module whose forward gives the feature
-maps of ``layers`` (names of the model's stages, e.g. ``["layer1", ..., "layer4"]``) as a list,
-fine to coarse. ``bare_forward`` is the reference: the model's own modules called in order,
-stopping after the deepest requested layer. The tests check that every method returns exactly
-the reference's tensors; ``bench`` measures what each one costs.
+``METHOD_TABLE`` holds one record per method: how to build it, whether it stops after the
+deepest requested layer, whether it needs the model's source, its pitfall. Chapter 6, the
+benchmark and the tests read it. ``build_extractor(method, model, layers)`` returns a module whose
+forward gives the feature maps of ``layers`` (names of the model's stages, e.g.
+``["layer1", ..., "layer4"]``) as a list, fine to coarse. ``BareForward`` is the reference: the
+model's own modules called in order, stopping after the deepest requested layer. The tests check
+that every method returns exactly the reference's tensors; ``bench`` measures what each one costs.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 import torchvision
@@ -23,7 +27,10 @@ from .extract import truncate
 from .pyramid import ResNetBackbone, ResNetFeatures
 from .resnet import LEVELS, STAGES
 
-METHODS = ("children", "subclass", "wrapper", "fx", "intermediate_layer_getter", "hooks")
+ALWAYS, NEVER = "always", "never"
+WHEN_LAST_STAGE = f"only when {STAGES[-1]} is the deepest requested"
+STOP_RULES = (ALWAYS, NEVER, WHEN_LAST_STAGE)  # when a method computes nothing past the deepest layer
+TOOLS = ("torch.fx", "TorchScript", "torch.compile")  # what ``compatibility`` tries
 
 
 def _check_layers(layers: Sequence[str]) -> list[str]:
@@ -138,46 +145,104 @@ class HookExtractor(nn.Module):
         self._handles = []
 
 
-def runs_only_needed_layers(method: str, layers: Sequence[str]) -> bool:
-    """Whether ``method`` computes nothing past the deepest requested layer."""
+def _subclass(model: torchvision.models.ResNet, layers: list[str]) -> nn.Module:
+    """Method 2: ``ResNetFeatures``, the subclass whose forward returns the pyramid, with the
+    model's weights loaded strictly."""
+    block, counts = type(model.layer1[0]), [len(getattr(model, s)) for s in STAGES]
+    reference = next(model.parameters())
+    with torch.device("meta"):  # no random initialisation: load_state_dict sets every value below
+        features = ResNetFeatures(block, counts)
+    features = features.to_empty(device=reference.device).to(reference.dtype)
+    features.load_state_dict(model.state_dict(), strict=True)
+    return Select(features.train(model.training), layers)  # in the model's mode, like the other methods
+
+
+def _wrapper(model: torchvision.models.ResNet, layers: list[str]) -> nn.Module:
+    """Method 3: ``ResNetBackbone``, the wrapper that calls the model's layers in order."""
+    return Select(ResNetBackbone(model), layers)
+
+
+def _fx(model: torchvision.models.ResNet, layers: list[str]) -> nn.Module:
+    """Method 4: torchvision's ``create_feature_extractor`` (symbolic tracing with torch.fx)."""
+    return DictToList(create_feature_extractor(model, {n: n for n in layers}), layers)
+
+
+def _intermediate_layer_getter(model: torchvision.models.ResNet, layers: list[str]) -> nn.Module:
+    """Method 5: torchvision's ``IntermediateLayerGetter`` (the top-level children, run in order)."""
+    return DictToList(IntermediateLayerGetter(model, {n: n for n in layers}), layers)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One extraction method: how to build it, what it computes, what it asks of you."""
+
+    name: str
+    build: Callable[[torchvision.models.ResNet, list[str]], nn.Module]  # (model, checked layers) -> extractor
+    stops: str  # when it computes nothing past the deepest requested layer: one of STOP_RULES
+    needs_source: bool  # must you read or edit the model's forward?
+    why: str  # one word for how it gets at the layers ("slices", "overrides", ...)
+    pitfall: str
+
+    def __post_init__(self) -> None:
+        check_choice(self.stops, STOP_RULES, f"stop rule of method {self.name!r}")
+        for field in ("name", "why", "pitfall"):
+            if not isinstance(getattr(self, field), str) or not getattr(self, field):
+                raise ValueError(f"method {self.name!r} needs a non-empty {field}, got {getattr(self, field)!r}")
+
+    @property
+    def source(self) -> str:
+        """Whether it needs the model's source, with the why: ``"no (slices)"``."""
+        return f"{'yes' if self.needs_source else 'no'} ({self.why})"
+
+    def runs_only_needed_layers(self, layers: Sequence[str]) -> bool:
+        """Whether it computes nothing past the deepest of ``layers``, by its stop rule."""
+        deepest = _check_layers(layers)[-1]
+        return self.stops == ALWAYS or (self.stops == WHEN_LAST_STAGE and deepest == STAGES[-1])
+
+
+METHOD_TABLE = (
+    Method("children", ChildrenSlices, ALWAYS, False, "slices", "forward must call children in order"),
+    Method("subclass", _subclass, WHEN_LAST_STAGE, True, "overrides", "copied forward; runs to layer4"),
+    Method("wrapper", _wrapper, WHEN_LAST_STAGE, True, "replicates", "'body.' names; runs to layer4"),
+    Method("fx", _fx, ALWAYS, False, "traces", "forward must be traceable"),
+    Method("intermediate_layer_getter", _intermediate_layer_getter, ALWAYS, False, "slices",
+           "top-level children only"),
+    Method("hooks", HookExtractor, NEVER, False, "observes", "needs clone(); runs everything"),
+)
+METHODS = tuple(m.name for m in METHOD_TABLE)
+
+
+def method_record(method: str) -> Method:
+    """The record of ``method`` (one of ``METHODS``) in ``METHOD_TABLE``."""
     check_choice(method, METHODS, "extraction method")
-    if method in ("subclass", "wrapper"):  # the pyramid always runs up to layer4
-        return list(layers)[-1] == STAGES[-1]
-    return method != "hooks"  # hooks run the whole model, head included
+    return METHOD_TABLE[METHODS.index(method)]
+
+
+def runs_only_needed_layers(method: str, layers: Sequence[str]) -> bool:
+    """Whether ``method`` computes nothing past the deepest requested layer (its stop rule)."""
+    return method_record(method).runs_only_needed_layers(layers)
 
 
 def build_extractor(method: str, model: torchvision.models.ResNet, layers: Sequence[str]) -> nn.Module:
-    """An extractor of ``layers`` from ``model`` by ``method`` (one of ``METHODS``)."""
-    check_choice(method, METHODS, "extraction method")
+    """An extractor of ``layers`` from ``model`` by ``method``, built as its record says."""
+    record = method_record(method)
     if not isinstance(model, torchvision.models.ResNet):
         raise TypeError(f"build_extractor expects a torchvision.models.ResNet, got {type(model).__name__}")
-    layers = _check_layers(layers)
-    if method == "children":
-        return ChildrenSlices(model, layers)
-    if method == "subclass":
-        block, counts = type(model.layer1[0]), [len(getattr(model, s)) for s in STAGES]
-        features = ResNetFeatures(block, counts)
-        features.load_state_dict(model.state_dict(), strict=True)
-        return Select(features, layers)
-    if method == "wrapper":
-        return Select(ResNetBackbone(model), layers)
-    if method == "fx":
-        return DictToList(create_feature_extractor(model, {n: n for n in layers}), layers)
-    if method == "intermediate_layer_getter":
-        return DictToList(IntermediateLayerGetter(model, {n: n for n in layers}), layers)
-    return HookExtractor(model, layers)
+    return record.build(model, _check_layers(layers))
 
 
-def compatibility(method: str, model: torchvision.models.ResNet, layers: Sequence[str]) -> dict[str, bool]:
-    """Try the extractor with torch.fx, TorchScript and torch.compile; True where the result
-    runs and returns the same tensors as the extractor itself.
+def compatibility(
+    method: str, model: torchvision.models.ResNet, layers: Sequence[str], tools: Sequence[str] = TOOLS
+) -> dict[str, bool]:
+    """Try the extractor with each of ``tools`` (torch.fx, TorchScript, torch.compile); True where
+    the result runs and returns the same tensors as the extractor itself.
 
     ``torch.compile`` is asked for one graph (``fullgraph=True``, the ``eager`` backend: the
     capture is what is tested, not code generation). TorchScript is deprecated in recent
     PyTorch but still what many deployment paths use.
     """
-    import warnings
-
+    for tool in tools:
+        check_choice(tool, TOOLS, "compatibility tool")
     extractor = build_extractor(method, model, layers).eval()
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -188,16 +253,18 @@ def compatibility(method: str, model: torchvision.models.ResNet, layers: Sequenc
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 got = fn()(x)
-            return len(got) == len(want) and all(torch.equal(a, b) for a, b in zip(got, want))
+            return len(got) == len(want) and all(torch.equal(a, b) for a, b in zip(got, want, strict=True))
         except Exception:  # any failure to trace, script or compile counts as "does not work"
             return False
 
-    result = {
-        "torch.fx": same(lambda: torch.fx.symbolic_trace(extractor)),
-        "TorchScript": same(lambda: torch.jit.script(extractor)),
-        "torch.compile": same(lambda: torch.compile(extractor, backend="eager", fullgraph=True)),
+    attempts: dict[str, Callable[[], Callable]] = {
+        "torch.fx": lambda: torch.fx.symbolic_trace(extractor),
+        "TorchScript": lambda: torch.jit.script(extractor),
+        "torch.compile": lambda: torch.compile(extractor, backend="eager", fullgraph=True),
     }
-    torch._dynamo.reset()
+    result = {tool: same(attempts[tool]) for tool in tools}
+    if "torch.compile" in tools:
+        torch._dynamo.reset()
     if isinstance(extractor, HookExtractor):
         extractor.remove()
     return result

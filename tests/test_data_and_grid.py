@@ -12,7 +12,6 @@ from backbones_tutorial.data import IMAGENET_MEAN, IMAGENET_STD, SAMPLE_IMAGES, 
 from backbones_tutorial.viz import feature_grid
 
 
-
 @pytest.fixture
 def skimage_data():
     """scikit-image's bundled photographs (a book dependency); the grid tests do not need it."""

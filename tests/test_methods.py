@@ -1,20 +1,37 @@
-"""Every extraction method returns exactly the reference tensors; the hook pitfall is real."""
+"""Every extraction method returns exactly the reference tensors; the method table says what each
+one computes, and says it truly; the hook pitfall is real."""
 
 import pytest
 import torch
-import torchvision
+from torch.utils.flop_counter import FlopCounterMode
+from torchvision.models.resnet import Bottleneck, ResNet
 
+from backbones_tutorial.freeze import count_params
 from backbones_tutorial.methods import (
-    METHODS, STAGES, BareForward, HookExtractor, build_extractor, runs_only_needed_layers,
+    ALWAYS,
+    METHOD_TABLE,
+    METHODS,
+    STAGES,
+    BareForward,
+    HookExtractor,
+    Method,
+    build_extractor,
+    compatibility,
+    method_record,
+    runs_only_needed_layers,
 )
 
 WORKLOADS = [list(STAGES), ["layer2"], ["layer1", "layer3"]]
+STOP_WORKLOADS = [*WORKLOADS, ["layer4"]]  # layer4 alone: the subclass and the wrapper stop there too
 
 
 @pytest.fixture(scope="module")
-def resnet50():
+def small_resnet():
+    """torchvision's ResNet50 architecture at a fraction of its depth: the same Bottleneck blocks,
+    a downsampling first block in every stage, [2, 1, 2, 1] blocks instead of [3, 4, 6, 3]. The
+    methods' code does not depend on the number of blocks; the chapter runs them on ResNet50."""
     torch.manual_seed(0)
-    model = torchvision.models.resnet50(weights=None).eval()
+    model = ResNet(Bottleneck, [2, 1, 2, 1]).eval()
     g = torch.Generator().manual_seed(1)
     for m in model.modules():  # non-trivial BN statistics, so no layer is a near-identity
         if isinstance(m, torch.nn.BatchNorm2d):
@@ -23,46 +40,115 @@ def resnet50():
     return model
 
 
-@pytest.mark.parametrize("layers", WORKLOADS, ids=["+".join(w) for w in WORKLOADS])
-@pytest.mark.parametrize("method", METHODS)
-def test_every_method_returns_the_reference_tensors(resnet50, method, layers):
-    x = torch.randn(2, 3, 97, 130, generator=torch.Generator().manual_seed(2))
-    extractor = build_extractor(method, resnet50, layers).eval()
+@pytest.fixture(scope="module")
+def reference(small_resnet):
+    """BareForward's maps of each workload for one odd-sized batch, computed once."""
+    x = torch.randn(2, 3, 49, 67, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
-        want = BareForward(resnet50, layers)(x)
-        got = extractor(x)
+        return x, {tuple(w): BareForward(small_resnet, w)(x) for w in WORKLOADS}
+
+
+def _remove_hooks(extractor):
     if isinstance(extractor, HookExtractor):
         extractor.remove()
+
+
+@pytest.mark.parametrize("layers", WORKLOADS, ids=["+".join(w) for w in WORKLOADS])
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_returns_the_reference_tensors(small_resnet, reference, method, layers):
+    x, want = reference[0], reference[1][tuple(layers)]
+    extractor = build_extractor(method, small_resnet, layers).eval()
+    with torch.no_grad():
+        got = extractor(x)
+    _remove_hooks(extractor)
     assert len(got) == len(want) == len(layers)
-    for a, b in zip(got, want):
+    for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-def test_bare_forward_matches_torchvision_feature_extractor(resnet50):
+def test_bare_forward_matches_torchvision_feature_extractor(small_resnet):
     from torchvision.models.feature_extraction import create_feature_extractor
 
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
-        ref = create_feature_extractor(resnet50, {s: s for s in STAGES})(x)
-        got = BareForward(resnet50, STAGES)(x)
-    assert all(torch.equal(a, b) for a, b in zip(got, ref.values()))
+        ref = create_feature_extractor(small_resnet, {s: s for s in STAGES})(x)
+        got = BareForward(small_resnet, STAGES)(x)
+    assert all(torch.equal(a, b) for a, b in zip(got, ref.values(), strict=True))
 
 
-def test_hook_without_clone_keeps_the_tensor_mutated_in_place(resnet50):
+def test_the_table_keeps_chapter_6s_methods_in_order():
+    assert METHODS == ("children", "subclass", "wrapper", "fx", "intermediate_layer_getter", "hooks")
+    assert [m.name for m in METHOD_TABLE] == list(METHODS)
+    assert all(method_record(name) is record for name, record in zip(METHODS, METHOD_TABLE, strict=True))
+
+
+def test_only_the_subclass_and_the_wrapper_need_the_models_source():
+    """Both copy the model's forward by hand; the others slice, trace or observe it."""
+    assert [m.name for m in METHOD_TABLE if m.needs_source] == ["subclass", "wrapper"]
+    assert method_record("subclass").source == "yes (overrides)"
+    assert method_record("hooks").source == "no (observes)"
+
+
+def _flops(module, x) -> int:
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(x)
+    return counter.get_total_flops()
+
+
+@pytest.mark.parametrize("layers", STOP_WORKLOADS, ids=["+".join(w) for w in STOP_WORKLOADS])
+def test_the_stop_rules_agree_with_the_work_each_method_does(small_resnet, layers):
+    """A method that stops after the deepest requested layer does exactly the bare forward's
+    arithmetic; one that does not does more (the rest of the pyramid, or the head)."""
+    x = torch.randn(1, 3, 32, 32)
+    bare = _flops(BareForward(small_resnet, layers), x)
+    for method in METHODS:
+        extractor = build_extractor(method, small_resnet, layers).eval()
+        flops = _flops(extractor, x)
+        _remove_hooks(extractor)
+        assert flops >= bare, method
+        assert (flops == bare) == runs_only_needed_layers(method, layers), (method, flops, bare)
+
+
+def test_the_stop_rules_as_the_chapter_states_them():
+    assert runs_only_needed_layers("fx", ["layer2"]) and runs_only_needed_layers("children", ["layer2"])
+    assert not runs_only_needed_layers("subclass", ["layer2"])
+    assert runs_only_needed_layers("subclass", list(STAGES)) and runs_only_needed_layers("wrapper", ["layer4"])
+    assert not runs_only_needed_layers("hooks", list(STAGES))
+
+
+def test_a_method_record_checks_itself():
+    with pytest.raises(ValueError, match="unknown stop rule of method 'x' 'sometimes'; valid choices: 'always'"):
+        Method("x", build_extractor, "sometimes", False, "slices", "none")
+    with pytest.raises(ValueError, match="method 'x' needs a non-empty pitfall"):
+        Method("x", build_extractor, ALWAYS, False, "slices", "")
+
+
+def test_the_subclass_holds_a_copy_of_the_models_weights_in_the_models_mode(small_resnet):
+    extractor = build_extractor("subclass", small_resnet, ["layer2"])
+    ours, theirs = extractor.pyramid.layer2[0].conv1.weight, small_resnet.layer2[0].conv1.weight
+    assert torch.equal(ours, theirs) and ours.data_ptr() != theirs.data_ptr()
+    assert not any(m.training for m in extractor.pyramid.modules())  # the model is in eval mode
+    x = torch.randn(1, 3, 32, 32)  # layer4 is 1 x 1: BatchNorm in training mode would refuse it
+    with torch.no_grad():
+        got = build_extractor("subclass", small_resnet, ["layer4"])(x)[0]  # no .eval(): the model's mode
+        assert torch.equal(got, BareForward(small_resnet, ["layer4"])(x)[0])
+
+
+def test_hook_without_clone_keeps_the_tensor_mutated_in_place(small_resnet):
     """A Bottleneck adds the shortcut in place right after bn3: a hook that stores bn3's output
     without cloning it ends up holding the block's output instead."""
-    block = resnet50.layer1[0]
+    block = small_resnet.layer1[0]
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
-        stem = resnet50.maxpool(resnet50.relu(resnet50.bn1(resnet50.conv1(x))))
+        stem = small_resnet.maxpool(small_resnet.relu(small_resnet.bn1(small_resnet.conv1(x))))
         h = block.relu(block.bn1(block.conv1(stem)))
         h = block.relu(block.bn2(block.conv2(h)))
         bn3_out = block.bn3(block.conv3(h))  # what a hook on layer1.0.bn3 should report
         block_out = block(stem)
-        naive = HookExtractor(resnet50, ["layer1.0.bn3"], clone=False)
+        naive = HookExtractor(small_resnet, ["layer1.0.bn3"], clone=False)
         stored = naive(x)[0]
         naive.remove()
-        careful = HookExtractor(resnet50, ["layer1.0.bn3"], clone=True)
+        careful = HookExtractor(small_resnet, ["layer1.0.bn3"], clone=True)
         cloned = careful(x)[0]
         careful.remove()
     assert not torch.equal(stored, bn3_out)
@@ -70,35 +156,33 @@ def test_hook_without_clone_keeps_the_tensor_mutated_in_place(resnet50):
     assert torch.equal(cloned, bn3_out)
 
 
-def test_hooks_are_removed(resnet50):
-    extractor = HookExtractor(resnet50, ["layer2"])
-    assert len(resnet50.layer2._forward_hooks) == 1
+def test_hooks_are_removed(small_resnet):
+    extractor = HookExtractor(small_resnet, ["layer2"])
+    assert len(small_resnet.layer2._forward_hooks) == 1
     extractor.remove()
-    assert len(resnet50.layer2._forward_hooks) == 0
+    assert len(small_resnet.layer2._forward_hooks) == 0
 
 
-def test_which_methods_run_only_the_needed_layers():
-    assert runs_only_needed_layers("fx", ["layer2"]) and runs_only_needed_layers("children", ["layer2"])
-    assert not runs_only_needed_layers("subclass", ["layer2"])
-    assert runs_only_needed_layers("subclass", list(STAGES))
-    assert not runs_only_needed_layers("hooks", list(STAGES))
-
-
-def test_truncating_methods_keep_fewer_parameters_for_an_early_stage(resnet50):
-    kept = {m: sum(p.numel() for p in build_extractor(m, resnet50, ["layer2"]).parameters())
+def test_truncating_methods_keep_fewer_parameters_for_an_early_stage(small_resnet):
+    kept = {m: count_params(build_extractor(m, small_resnet, ["layer2"]))
             for m in ("children", "fx", "intermediate_layer_getter", "subclass")}
-    up_to_layer2 = sum(p.numel() for n in ("conv1", "bn1", "layer1", "layer2")
-                       for p in resnet50.get_submodule(n).parameters())
+    up_to_layer2 = sum(count_params(small_resnet.get_submodule(n)) for n in ("conv1", "bn1", "layer1", "layer2"))
     assert kept["children"] == kept["fx"] == kept["intermediate_layer_getter"] == up_to_layer2
-    assert kept["subclass"] == sum(p.numel() for p in resnet50.parameters())
+    assert kept["subclass"] == count_params(small_resnet)
 
 
-def test_bad_arguments_are_named(resnet50):
+def test_bad_arguments_are_named(small_resnet):
     with pytest.raises(ValueError, match="unknown extraction method 'slicing'; valid choices: 'children'"):
-        build_extractor("slicing", resnet50, ["layer2"])
+        build_extractor("slicing", small_resnet, ["layer2"])
     with pytest.raises(ValueError, match="unknown stage 'layer5'"):
-        build_extractor("fx", resnet50, ["layer5"])
+        build_extractor("fx", small_resnet, ["layer5"])
     with pytest.raises(ValueError, match="ordered fine to coarse"):
-        build_extractor("fx", resnet50, ["layer3", "layer2"])
-    with pytest.raises(TypeError, match="torchvision.models.ResNet"):
-        build_extractor("fx", torchvision.models.vgg16(weights=None), ["layer2"])
+        build_extractor("fx", small_resnet, ["layer3", "layer2"])
+    with pytest.raises(ValueError, match="at least one stage"):
+        runs_only_needed_layers("fx", [])
+    with pytest.raises(ValueError, match="unknown extraction method 'slicing'"):
+        runs_only_needed_layers("slicing", ["layer2"])
+    with pytest.raises(TypeError, match="torchvision.models.ResNet, got Sequential"):
+        build_extractor("fx", torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3)), ["layer2"])
+    with pytest.raises(ValueError, match="unknown compatibility tool 'onnx'; valid choices: 'torch.fx'"):
+        compatibility("fx", small_resnet, ["layer2"], tools=["onnx"])

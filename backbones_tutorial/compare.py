@@ -1,0 +1,238 @@
+"""Chapter 6's comparison of the extraction methods, as checks that can be tested.
+
+- ``run_snippet``: execute the code a user writes for a method and check its ``extractor``
+  against ``BareForward``;
+- ``check_methods``: does every method of ``build_extractor`` return the reference tensors, bit
+  for bit, for each workload;
+- ``reaches_nested``: which methods return the output of a module inside a stage (``layer3.1``);
+- ``comparison_table``: one row per method, from these checks, ``METHOD_TABLE`` and the
+  benchmark's results; and the phrases the chapter's prose reads from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torchvision
+from torch import nn
+from torchvision.models._utils import IntermediateLayerGetter
+from torchvision.models.feature_extraction import create_feature_extractor
+
+from .bench import Results, Settings, Target, fmt_mib
+from .checks import check_choice
+from .display import Table
+from .extract import truncate
+from .methods import METHOD_TABLE, METHODS, STAGES, TOOLS, BareForward, HookExtractor, build_extractor
+
+_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
+
+
+def same_tensors(got: Sequence[torch.Tensor], expected: Sequence[torch.Tensor]) -> bool:
+    """True if the two sequences hold identical tensors: same length, shapes, dtypes and values,
+    with no tolerance at all."""
+    if len(got) != len(expected):
+        return False
+    try:
+        for a, b in zip(got, expected, strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    except AssertionError:
+        return False
+    return True
+
+
+def count_lines(code: str) -> int:
+    """The non-blank lines of ``code``: how the chapter counts the code a user writes."""
+    return sum(1 for line in code.splitlines() if line.strip())
+
+
+def _remove_hooks(extractor: object) -> None:
+    if isinstance(extractor, HookExtractor):
+        extractor.remove()  # hooks stay on the model until removed
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A user's snippet after it ran: its code, what it defined, whether it returned the reference."""
+
+    code: str
+    namespace: dict[str, object]
+    returns_reference: bool
+
+    @property
+    def lines(self) -> int:
+        return count_lines(self.code)
+
+
+def run_snippet(code: str, model: nn.Module, x: torch.Tensor, layers: Sequence[str] = STAGES,
+                show: bool = True) -> Snippet:
+    """Execute ``code``, which must define ``extractor``, with ``model``, ``torch``,
+    ``torchvision`` and ``nn`` in scope; check that ``extractor(x)`` returns ``BareForward``'s
+    maps of ``layers`` (a dict's values count in order). ``show``: display the code as a Markdown
+    block and print the line count and the check (what chapter 6 shows under each method)."""
+    with torch.no_grad():
+        want = BareForward(model, layers)(x)
+    namespace: dict[str, object] = {"model": model, "torch": torch, "torchvision": torchvision, "nn": nn}
+    exec(code, namespace)
+    extractor = namespace.get("extractor")
+    if not callable(extractor):
+        raise ValueError(f"a snippet must define a callable `extractor`; this one defined {extractor!r}")
+    with torch.no_grad():
+        got = extractor(x)
+    got = list(got.values()) if isinstance(got, dict) else list(got)  # torchvision's extractors: dicts
+    snippet = Snippet(code, namespace, same_tensors(got, want))
+    if show:
+        from IPython.display import Markdown, display
+
+        span = layers[0] if len(layers) == 1 else f"{layers[0]} .. {layers[-1]}"
+        display(Markdown(f"```python\n{code}```"))
+        print(f"{snippet.lines} lines; returns the reference maps of {span}: {snippet.returns_reference}")
+    return snippet
+
+
+def check_methods(model: torchvision.models.ResNet, x: torch.Tensor,
+                  workloads: Mapping[str, Sequence[str]]) -> dict[tuple[str, str], bool]:
+    """``{(method, workload): True}`` where ``build_extractor(method, model, layers)`` returns
+    exactly ``BareForward``'s tensors for ``x``."""
+    with torch.no_grad():
+        references = {w: BareForward(model, layers)(x) for w, layers in workloads.items()}
+    equal = {}
+    for method in METHODS:
+        for workload, layers in workloads.items():
+            extractor = build_extractor(method, model, layers).eval()
+            with torch.no_grad():
+                equal[method, workload] = same_tensors(extractor(x), references[workload])
+            _remove_hooks(extractor)
+    return equal
+
+
+def equality_table(equal: Mapping[tuple[str, str], bool], workloads: Mapping[str, Sequence[str]],
+                   model_name: str) -> Table:
+    """``check_methods``'s answers, with each method's stop rule applied to the last workload."""
+    last = list(workloads)[-1]
+    rows = tuple(
+        (m.name, *(str(equal[m.name, w]) for w in workloads), str(m.runs_only_needed_layers(workloads[last])))
+        for m in METHOD_TABLE
+    )
+    return Table(
+        ("method", *(f"equal: {w}" for w in workloads), f"stops after the deepest layer ({last})"), rows,
+        caption=f"build_extractor(method, {model_name}, layers) against BareForward, rtol=0 and atol=0",
+    )
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Whether a method returned a nested module's output, and how (or why not)."""
+
+    reaches: bool
+    how: str
+
+
+def reaches_nested(method: str, model: torchvision.models.ResNet, x: torch.Tensor, name: str,
+                   want: torch.Tensor) -> Reach:
+    """Can ``method`` return the output of the nested module ``name`` (``"layer3.1"``), whose true
+    output for ``x`` is ``want``? Each method is asked in its own way; the subclass and the wrapper
+    as they are, since their forward returns a fixed list of maps."""
+    check_choice(method, METHODS, "extraction method")
+    model.get_submodule(name)  # raises for a name that is not a module of the model
+    with torch.no_grad():
+        if method == "children":
+            return Reach(torch.equal(truncate(model, name)(x), want), f'truncate(model, "{name}")')
+        if method == "fx":
+            got = create_feature_extractor(model, {name: "out"})(x)["out"]
+            return Reach(torch.equal(got, want), f'create_feature_extractor(model, {{"{name}": ...}})')
+        if method == "hooks":
+            hooked = HookExtractor(model, [name])
+            got = hooked(x)[0]
+            hooked.remove()
+            return Reach(torch.equal(got, want), f'HookExtractor(model, ["{name}"])')
+        if method == "intermediate_layer_getter":
+            try:
+                getter = IntermediateLayerGetter(model, {name: "out"})
+            except ValueError:
+                return Reach(False, "refuses the name: top-level children only")
+            return Reach(torch.equal(getter(x)["out"], want), f'IntermediateLayerGetter(model, {{"{name}": ...}})')
+        extractor = build_extractor(method, model, STAGES).eval()  # subclass, wrapper
+        found = any(torch.equal(level, want) for level in extractor(x))
+        return Reach(found, "one of its outputs" if found else "none of its outputs: edit forward")
+
+
+def nested_table(nested: Mapping[str, Reach], name: str) -> Table:
+    return Table(
+        ("method", f"returns {name}", "how / why not"),
+        tuple((m, str(r.reaches), r.how) for m, r in nested.items()),
+        caption=f"asking each method for the output of {name}, checked with torch.equal",
+    )
+
+
+def _yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def comparison_table(run: Results, lines: Mapping[str, int], nested: Mapping[str, bool]) -> Table:
+    """One row per method: the lines of its snippet, whether it needs the source, whether it
+    reaches a nested module, the compatibility matrix, and the benchmark's parameters, time ratio
+    and peak memory for each workload (``a / b``), then its pitfall."""
+    workloads = list(run.workloads)
+
+    def per_workload(method: str, fmt) -> str:
+        return " / ".join(fmt(run.result(method, w)) for w in workloads)
+
+    rows = tuple(
+        (
+            m.name, str(lines[m.name]), m.source, _yes_no(nested[m.name]),
+            *(_yes_no(run.compatibility[m.name][tool]) for tool in TOOLS),
+            per_workload(m.name, lambda r: f"{r.params / 1e6:.1f}M"),
+            per_workload(m.name, lambda r: f"{r.ratio_median:.2f}"),
+            per_workload(m.name, lambda r: fmt_mib(r.peak_memory_mib)),
+            m.pitfall,
+        )
+        for m in METHOD_TABLE
+    )
+    s = run.settings
+    return Table(
+        ("method", "lines", "needs source", "nested", *TOOLS, "parameters", "time / bare", "peak MiB", "pitfall"),
+        rows,
+        caption=(f"{_WORDS[len(METHOD_TABLE)].capitalize()} ways to extract ResNet50 features. Parameters, "
+                 f"time and memory: {' / '.join(workloads)}; {s.device}, input {s.batch} x 3 x {s.size} x "
+                 f"{s.size}, median of {s.rounds} rounds"),
+    )
+
+
+def ratio_range(run: Results, methods: Sequence[str], workload: str) -> tuple[float, float]:
+    """The lowest and the highest median ratio of ``methods`` in ``workload``."""
+    ratios = [run.result(m, workload).ratio_median for m in methods]
+    return min(ratios), max(ratios)
+
+
+def _and(items: Sequence[str]) -> str:
+    """["a", "b", "c"] -> "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def compatibility_phrase(result_by_tool: Mapping[str, bool]) -> str:
+    """``{"torch.fx": True, "TorchScript": False, ...}`` as a clause of the chapter's prose."""
+    passed = [tool for tool, ok in result_by_tool.items() if ok]
+    failed = [tool for tool, ok in result_by_tool.items() if not ok]
+    count = _WORDS.get(len(result_by_tool), str(len(result_by_tool)))
+    if not failed:
+        return f"passed all {count} compatibility checks"
+    if not passed:
+        return f"failed all {count} compatibility checks"
+    checks = "checks" if len(failed) > 1 else "check"
+    return f"failed the {' and '.join(failed)} {checks} but passed {' and '.join(passed)}"
+
+
+def missed_phrase(targets: Sequence[Target]) -> str:
+    """The targets missed, as a clause: "none was missed", "the ones missed were a and b"."""
+    missed = [t.subject for t in targets if not t.met]
+    return "none was missed" if not missed else "the ones missed were " + _and(missed)
+
+
+def run_kind(settings: Settings) -> str:
+    """Whether a run used the default input size and rounds, as a clause of the chapter's prose."""
+    default = Settings()
+    if settings.size >= default.size and settings.rounds >= default.rounds:
+        return "a full run, with the default input size and number of rounds"
+    return "a short run, with a smaller input or fewer rounds than the defaults, so treat its ratios as rough"

@@ -1,0 +1,227 @@
+"""Chapter 6's checks: snippets against the reference, every method against the reference, which
+methods reach a nested module, and the tables and phrases built from them."""
+
+import pathlib
+
+import pytest
+import torch
+import torchvision
+from torchvision.models.feature_extraction import create_feature_extractor
+
+from backbones_tutorial import bench, compare
+from backbones_tutorial.methods import METHODS, STAGES
+
+COMMITTED = pathlib.Path(__file__).resolve().parents[1] / "book" / "data" / "bench.json"
+WORKLOADS = {"all stages": list(STAGES), "layer2 only": ["layer2"]}
+
+
+@pytest.fixture(scope="module")
+def resnet18():
+    """A small torchvision ResNet with non-trivial BatchNorm statistics (so no block is close to
+    an identity), and an odd-sized input."""
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None).eval()
+    g = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+    return model
+
+
+@pytest.fixture(scope="module")
+def x():
+    return torch.randn(1, 3, 45, 61, generator=torch.Generator().manual_seed(2))
+
+
+def _hooks_left(model) -> int:
+    return sum(len(m._forward_hooks) for m in model.modules())
+
+
+def test_same_tensors_accepts_only_identical_tensors():
+    a = torch.arange(6.0).reshape(2, 3)
+    assert compare.same_tensors([a, a + 1], [a.clone(), a + 1])
+    assert not compare.same_tensors([a], [a + 1e-7])  # no tolerance
+    assert not compare.same_tensors([a], [a.double()])  # nor a different dtype
+    assert not compare.same_tensors([a], [a.reshape(3, 2)])
+    assert not compare.same_tensors([a], [a, a])  # nor a missing map
+
+
+def test_count_lines_counts_the_non_blank_lines():
+    assert compare.count_lines("import torch\n\n\ndef f(x):\n    return x\n   \n") == 3
+    assert compare.count_lines("") == 0
+
+
+FX_SNIPPET = '''\
+from torchvision.models.feature_extraction import create_feature_extractor
+
+extractor = create_feature_extractor(model, {"layer1": "c2", "layer2": "c3", "layer3": "c4", "layer4": "c5"})
+'''
+
+
+def test_run_snippet_executes_shows_and_checks_a_users_code(resnet18, x, capsys):
+    snippet = compare.run_snippet(FX_SNIPPET, resnet18, x)
+    assert snippet.returns_reference and snippet.lines == 2
+    with torch.no_grad():  # what the snippet defined is the user's extractor, usable afterwards
+        got = snippet.namespace["extractor"](x)
+        want = create_feature_extractor(resnet18, {s: s for s in STAGES})(x)
+    assert all(torch.equal(a, b) for a, b in zip(got.values(), want.values(), strict=True))
+    out = capsys.readouterr().out
+    assert "2 lines; returns the reference maps of layer1 .. layer4: True" in out
+    assert "Markdown object" in out  # displayed (outside a notebook display() prints its repr)
+
+
+def test_run_snippet_says_when_the_maps_are_not_the_reference(resnet18, x, capsys):
+    off_by_one = FX_SNIPPET.replace('"layer1": "c2", ', "").replace('"layer4": "c5"', '"layer4": "c5", "avgpool": "p"')
+    assert not compare.run_snippet(off_by_one, resnet18, x, show=False).returns_reference
+    one_stage = ("stem = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool)\n"
+                 "extractor = lambda x: [model.layer2(model.layer1(stem(x)))]\n")
+    assert compare.run_snippet(one_stage, resnet18, x, layers=["layer2"]).returns_reference
+    assert "2 lines; returns the reference maps of layer2: True" in capsys.readouterr().out
+    assert not compare.run_snippet(one_stage, resnet18, x, show=False).returns_reference  # 1 map, 4 wanted
+    with pytest.raises(ValueError, match="must define a callable `extractor`; this one defined None"):
+        compare.run_snippet("features = {}", resnet18, x, show=False)
+
+
+def test_check_methods_finds_every_method_equal_and_leaves_no_hook(resnet18, x):
+    equal = compare.check_methods(resnet18, x, WORKLOADS)
+    assert equal == {(m, w): True for m in METHODS for w in WORKLOADS}
+    assert _hooks_left(resnet18) == 0
+
+
+def test_check_methods_reports_a_method_that_returns_other_tensors(resnet18, x, monkeypatch):
+    real = compare.build_extractor
+
+    class Shifted(torch.nn.Module):  # the right maps, each off by 1e-6
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return [t + 1e-6 for t in self.inner(x)]
+
+    def broken(method, model, layers):
+        extractor = real(method, model, layers)
+        return Shifted(extractor) if method == "wrapper" else extractor
+
+    monkeypatch.setattr(compare, "build_extractor", broken)
+    equal = compare.check_methods(resnet18, x, {"layer2 only": ["layer2"]})
+    assert [key for key, ok in equal.items() if not ok] == [("wrapper", "layer2 only")]
+
+
+def test_the_equality_table_shows_the_checks_and_the_stop_rule_for_the_last_workload():
+    equal = {(m, w): not (m == "fx" and w == "layer2 only") for m in METHODS for w in WORKLOADS}
+    table = compare.equality_table(equal, WORKLOADS, "resnet18")
+    assert table.columns == ("method", "equal: all stages", "equal: layer2 only",
+                             "stops after the deepest layer (layer2 only)")
+    assert table.rows[3] == ("fx", "True", "False", "True")
+    assert table.rows[1] == ("subclass", "True", "True", "False")
+    assert table.rows[5] == ("hooks", "True", "True", "False")
+    assert table.caption == "build_extractor(method, resnet18, layers) against BareForward, rtol=0 and atol=0"
+
+
+@pytest.fixture(scope="module")
+def layer3_0(resnet18, x):
+    """The output of layer3.0, the first of layer3's two blocks, by calling the modules by hand."""
+    m = resnet18
+    with torch.no_grad():
+        h = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+        return m.layer3[0](m.layer2(m.layer1(h)))
+
+
+def test_reaches_nested_finds_the_methods_that_return_a_block_inside_a_stage(resnet18, x, layer3_0):
+    nested = {m: compare.reaches_nested(m, resnet18, x, "layer3.0", layer3_0) for m in METHODS}
+    assert {m for m, r in nested.items() if r.reaches} == {"children", "fx", "hooks"}
+    assert nested["children"].how == 'truncate(model, "layer3.0")'
+    assert nested["intermediate_layer_getter"].how == "refuses the name: top-level children only"
+    assert nested["subclass"].how == nested["wrapper"].how == "none of its outputs: edit forward"
+    assert _hooks_left(resnet18) == 0
+
+
+def test_reaches_nested_says_no_when_the_tensor_is_not_the_modules_output(resnet18, x, layer3_0):
+    wrong = layer3_0.relu() + 1  # the right shape, other values
+    assert not any(compare.reaches_nested(m, resnet18, x, "layer3.0", wrong).reaches for m in METHODS)
+    with pytest.raises(ValueError, match="unknown extraction method 'slices'"):
+        compare.reaches_nested("slices", resnet18, x, "layer3.0", layer3_0)
+    with pytest.raises(AttributeError):
+        compare.reaches_nested("fx", resnet18, x, "layer3.7", layer3_0)
+
+
+def test_a_top_level_name_is_reached_by_every_method(resnet18, x):
+    """layer3 is a stage: the subclass and the wrapper return it, IntermediateLayerGetter accepts it."""
+    m = resnet18
+    with torch.no_grad():
+        want = m.layer3(m.layer2(m.layer1(m.maxpool(m.relu(m.bn1(m.conv1(x)))))))
+    assert all(compare.reaches_nested(method, m, x, "layer3", want).reaches for method in METHODS)
+
+
+def test_the_nested_table_lists_each_answer():
+    nested = {"fx": compare.Reach(True, "create_feature_extractor"), "hooks": compare.Reach(False, "no")}
+    table = compare.nested_table(nested, "layer3.1")
+    assert table.columns == ("method", "returns layer3.1", "how / why not")
+    assert table.rows == (("fx", "True", "create_feature_extractor"), ("hooks", "False", "no"))
+
+
+def test_the_comparison_table_of_the_committed_run_is_the_one_chapter_6_published():
+    """The rows chapter 6 showed before its helpers moved into the package, typed from its output."""
+    (run,) = bench.load(COMMITTED)
+    lines = {"children": 8, "subclass": 11, "wrapper": 13, "fx": 2, "intermediate_layer_getter": 2, "hooks": 10}
+    nested = {m: m in ("children", "fx", "hooks") for m in METHODS}
+    table = compare.comparison_table(run, lines, nested)
+    assert table.columns == ("method", "lines", "needs source", "nested", "torch.fx", "TorchScript",
+                             "torch.compile", "parameters", "time / bare", "peak MiB", "pitfall")
+    assert table.rows == (
+        ("children", "8", "no (slices)", "yes", "yes", "yes", "yes", "23.5M / 1.4M", "1.00 / 1.01",
+         "15.1 / 11.1", "forward must call children in order"),
+        ("subclass", "11", "yes (overrides)", "no", "yes", "yes", "yes", "25.6M / 25.6M", "0.97 / 2.26",
+         "18.2 / 18.2", "copied forward; runs to layer4"),
+        ("wrapper", "13", "yes (replicates)", "no", "yes", "yes", "yes", "25.6M / 25.6M", "1.00 / 2.25",
+         "18.2 / 18.2", "'body.' names; runs to layer4"),
+        ("fx", "2", "no (traces)", "yes", "yes", "yes", "yes", "23.5M / 1.4M", "1.01 / 1.02",
+         "15.1 / 11.1", "forward must be traceable"),
+        ("intermediate_layer_getter", "2", "no (slices)", "no", "yes", "yes", "yes", "23.5M / 1.4M",
+         "1.01 / 0.98", "15.1 / 11.2", "top-level children only"),
+        ("hooks", "10", "no (observes)", "yes", "yes", "no", "yes", "25.6M / 25.6M", "1.04 / 2.20",
+         "15.9 / 12.2", "needs clone(); runs everything"),
+    )
+    assert table.caption == ("Six ways to extract ResNet50 features. Parameters, time and memory: all stages / "
+                             "layer2 only; cpu, input 1 x 3 x 224 x 224, median of 30 rounds")
+
+
+def test_ratio_range_is_the_lowest_and_highest_median():
+    (run,) = bench.load(COMMITTED)
+    lo, hi = compare.ratio_range(run, ["children", "fx", "intermediate_layer_getter"], "layer2 only")
+    ratios = {r.method: r.ratio_median for r in run.workloads["layer2 only"]}
+    assert lo == ratios["intermediate_layer_getter"] and hi == ratios["fx"]
+    assert (round(lo, 2), round(hi, 2)) == (0.98, 1.02)  # "between 0.98 and 1.02", as chapter 6 says
+
+
+def test_the_compatibility_phrase_names_what_failed_and_what_passed():
+    tools = ("torch.fx", "TorchScript", "torch.compile")
+    assert compare.compatibility_phrase(dict.fromkeys(tools, True)) == "passed all three compatibility checks"
+    assert compare.compatibility_phrase(dict.fromkeys(tools, False)) == "failed all three compatibility checks"
+    assert (compare.compatibility_phrase({"torch.fx": True, "TorchScript": False, "torch.compile": True})
+            == "failed the TorchScript check but passed torch.fx and torch.compile")
+    assert (compare.compatibility_phrase({"torch.fx": False, "TorchScript": False, "torch.compile": True})
+            == "failed the torch.fx and TorchScript checks but passed torch.compile")
+
+
+def _target(label, workload, met):
+    return bench.Target(workload, label, 1.0 if met else 1.1, 0.03, met)
+
+
+def test_the_missed_phrase_lists_the_missed_targets():
+    assert compare.missed_phrase([_target("fx", "all stages", True)]) == "none was missed"
+    assert (compare.missed_phrase([_target("fx", "layer2 only", False), _target("fx", "all stages", True)])
+            == "the ones missed were fx (layer2 only)")
+    two = [_target("wrapper", "all stages", False), _target("from-scratch ResNet34", None, False)]
+    assert compare.missed_phrase(two) == "the ones missed were wrapper (all stages) and from-scratch ResNet34"
+    three = [_target(m, "layer2 only", False) for m in ("children", "fx", "intermediate_layer_getter")]
+    assert compare.missed_phrase(three) == ("the ones missed were children (layer2 only), fx (layer2 only) and "
+                                            "intermediate_layer_getter (layer2 only)")
+
+
+def test_run_kind_tells_a_full_run_from_a_short_one():
+    assert compare.run_kind(bench.Settings(size=224, rounds=30)).startswith("a full run")
+    assert compare.run_kind(bench.Settings(size=64, rounds=30)).startswith("a short run")
+    assert compare.run_kind(bench.Settings(size=224, rounds=3)).startswith("a short run")
