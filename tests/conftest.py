@@ -50,3 +50,22 @@ def uninitialised(factory, *args, **kwargs) -> nn.Module:
     with torch.device("meta"):
         model = factory(*args, **kwargs)
     return model.to_empty(device="cpu")
+
+
+@functools.cache
+def _zeroed(source: str, name: str) -> nn.Module:
+    factory = (lambda: build(name)) if source == "registry" else (
+        lambda: torchvision.models.get_model(name, weights=None))
+    model = uninitialised(factory)
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            tensor.zero_()
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def zeroed_model():
+    """``zeroed_model("registry", "vgg16")`` or ``zeroed_model("torchvision", "resnet50")``: the
+    architecture with every parameter and buffer zero, built once without random initialisation.
+    For tests of shapes and parameter counts only, which do not depend on the values. Read only."""
+    return _zeroed

@@ -21,16 +21,16 @@ PUBLISHED["resnet50_features"] = PUBLISHED["resnet50"]
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=IDS)
-def test_claim_holds_for_the_package_model(claim, shared_model):
-    check_claim(claim, shared_model(claim.model))
+def test_claim_holds_for_the_package_model(claim, zeroed_model):
+    check_claim(claim, zeroed_model("registry", claim.model))  # shapes and counts do not depend on values
 
 
 RESNET_IDS = [i for c, i in zip(CLAIMS, IDS, strict=True) if c in RESNET_CLAIMS]
 
 
 @pytest.mark.parametrize("claim", RESNET_CLAIMS, ids=RESNET_IDS)
-def test_claim_holds_for_torchvision_model(claim, shared_torchvision):
-    check_claim(claim, shared_torchvision(claim.model))
+def test_claim_holds_for_torchvision_model(claim, zeroed_model):
+    check_claim(claim, zeroed_model("torchvision", claim.model))
 
 
 PUBLISHED_CLAIMS = [c for c in CLAIMS if c.model in PUBLISHED]

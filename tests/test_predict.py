@@ -24,13 +24,13 @@ def assert_prediction_matches_measurement(model, arch, h, w):
     assert sum(r.params for r in predicted) == measured.total_params
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(arch=st.sampled_from(["resnet18", "resnet50"]), h=st.integers(1, 300), w=st.integers(1, 300))
 def test_resnet_prediction_matches_torchinfo_at_random_sizes(shared_model, arch, h, w):
     assert_prediction_matches_measurement(shared_model(arch), arch, h, w)
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(h=st.integers(32, 260), w=st.integers(32, 260))
 def test_vgg_prediction_matches_torchinfo_at_random_sizes(shared_model, h, w):
     assert_prediction_matches_measurement(shared_model("vgg16"), "vgg16", h, w)

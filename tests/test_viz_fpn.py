@@ -19,6 +19,16 @@ CHANNELS = {18: [64, 128, 256, 512], 50: [256, 512, 1024, 2048]}
 SIDES = {224: [56, 28, 14, 7], 225: [57, 29, 15, 8]}
 
 
+def on_meta(factory, *args, **kwargs):
+    """Build on the meta device: feature_info without the cost of initialising weights."""
+    with torch.device("meta"):
+        return factory(*args, **kwargs)
+
+
+def meta_features(depth, **kwargs):
+    return on_meta(resnet_features, depth, **kwargs)
+
+
 def texts(fig: Figure) -> list[str]:
     (ax,) = fig.axes
     return [t.get_text() for t in ax.texts]
@@ -27,7 +37,7 @@ def texts(fig: Figure) -> list[str]:
 @pytest.mark.parametrize("depth", [18, 50])
 @pytest.mark.parametrize("side", [224, 225])
 def test_draw_fpn_labels_every_level_with_its_channels_and_size(depth: int, side: int) -> None:
-    info = resnet_features(depth).feature_info[1:]  # C2..C5, without the stem
+    info = meta_features(depth).feature_info[1:]  # C2..C5, without the stem
     fig = draw_fpn(info, out_channels=256, size=(side, side))
     assert isinstance(fig, Figure)
     labels = texts(fig)
@@ -42,7 +52,7 @@ def test_draw_fpn_labels_every_level_with_its_channels_and_size(depth: int, side
 
 def test_draw_fpn_upsamples_to_the_exact_size_of_the_level_below() -> None:
     # At 225 x 225, doubling C5's 8 x 8 would give 16 x 16; the arrows must name C4's 15 x 15.
-    labels = texts(draw_fpn(resnet_features(50).feature_info[1:], size=(225, 225)))
+    labels = texts(draw_fpn(meta_features(50).feature_info[1:], size=(225, 225)))
     arrows = [t for t in labels if t.startswith("upsample")]
     assert arrows == ["upsample to 57 x 57\n(size of C2)", "upsample to 29 x 29\n(size of C3)",
                       "upsample to 15 x 15\n(size of C4)"]
@@ -76,7 +86,7 @@ LEVEL_CHANNELS = {
 
 def backbone_levels(name: str) -> Levels:
     with torch.device("meta"):  # metadata only: no memory, no initialisation
-        return vgg16_blocks().feature_info if name == "vgg16" else resnet_features(50).feature_info
+        return on_meta(vgg16_blocks).feature_info if name == "vgg16" else meta_features(50).feature_info
 
 
 @pytest.mark.parametrize(("backbone", "size"), list(ODD_SIZES))
@@ -95,13 +105,13 @@ def test_draw_fpn_sizes_follow_the_backbones_own_rounding_at_odd_sizes(backbone:
 
 
 def test_draw_fpn_accepts_levels_and_a_plain_list_alike() -> None:
-    info = resnet_features(18).feature_info[1:]
+    info = meta_features(18).feature_info[1:]
     assert isinstance(info, Levels)
     assert texts(draw_fpn(info, size=(225, 300))) == texts(draw_fpn(list(info), size=(225, 300)))
 
 
 def test_draw_fpn_rejects_levels_ordered_coarse_to_fine() -> None:
-    info = resnet_features(18).feature_info[1:][::-1]
+    info = meta_features(18).feature_info[1:][::-1]
     with pytest.raises(ValueError, match=r"fine to coarse.*\[32, 16, 8, 4\]"):
         draw_fpn(info)
 
@@ -122,7 +132,7 @@ def test_draw_fpn_rejects_levels_ordered_coarse_to_fine() -> None:
     ],
 )
 def test_draw_fpn_rejects_bad_arguments_saying_what_it_expected(kwargs: dict, message: str) -> None:
-    args = dict(feature_info=resnet_features(18).feature_info[1:]) | kwargs
+    args = dict(feature_info=meta_features(18).feature_info[1:]) | kwargs
     with pytest.raises(ValueError, match=message):
         draw_fpn(**args)
 
@@ -131,7 +141,7 @@ def test_draw_fpn_rejects_dilated_levels_that_share_a_reduction() -> None:
     # Levels allows a dilated stage to keep its predecessor's reduction; the drawing labels each
     # level Ck by its reduction, so it needs them all different.
     with torch.device("meta"):
-        info = resnet_features(50, replace_stride_with_dilation=[False, True, True]).feature_info[1:]
+        info = meta_features(50, replace_stride_with_dilation=[False, True, True]).feature_info[1:]
     with pytest.raises(ValueError, match=r"reductions must grow strictly; got reductions \[4, 8, 8, 8\]"):
         draw_fpn(info)
 
@@ -143,5 +153,5 @@ def test_draw_fpn_rejects_channel_counts_instead_of_feature_info() -> None:
 
 def test_draw_fpn_leaves_pyplot_state_alone() -> None:
     before = plt.get_fignums()
-    draw_fpn(resnet_features(18).feature_info[1:])
+    draw_fpn(meta_features(18).feature_info[1:])
     assert plt.get_fignums() == before
