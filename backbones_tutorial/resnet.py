@@ -53,7 +53,7 @@ class DeclaresLevels:
 
     @property
     def feature_info(self) -> Levels:
-        """The stem and the four stages: name, channels, reduction."""
+        """The stem and the four stages, each a FeatureInfo (name, channels, reduction, rounding, layout)."""
         return Levels(self.__dict__["_levels"])
 
 
