@@ -24,14 +24,15 @@ def assert_prediction_matches_measurement(model, arch, h, w):
     assert sum(r.params for r in predicted) == measured.total_params
 
 
+# Sides up to 160 cover every residue mod 32 five times: the rounding is what the sizes exercise.
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(arch=st.sampled_from(["resnet18", "resnet50"]), h=st.integers(1, 300), w=st.integers(1, 300))
+@given(arch=st.sampled_from(["resnet18", "resnet50"]), h=st.integers(1, 160), w=st.integers(1, 160))
 def test_resnet_prediction_matches_torchinfo_at_random_sizes(shared_model, arch, h, w):
     assert_prediction_matches_measurement(shared_model(arch), arch, h, w)
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(h=st.integers(32, 260), w=st.integers(32, 260))
+@given(h=st.integers(32, 160), w=st.integers(32, 160))
 def test_vgg_prediction_matches_torchinfo_at_random_sizes(shared_model, h, w):
     assert_prediction_matches_measurement(shared_model("vgg16"), "vgg16", h, w)
 
@@ -39,8 +40,8 @@ def test_vgg_prediction_matches_torchinfo_at_random_sizes(shared_model, h, w):
 @pytest.mark.parametrize("arch", ["resnet101", "resnet152"])
 def test_deep_resnets_predicted_at_an_odd_size(shared_torchvision, arch):
     model = shared_torchvision(arch)
-    measured = measure(model, (3, 225, 300))
-    predicted = {r.name: r for r in predict_shapes(arch, (225, 300))}
+    measured = measure(model, (3, 97, 65))
+    predicted = {r.name: r for r in predict_shapes(arch, (97, 65))}
     assert all(predicted[s.name].shape == s.shape and predicted[s.name].params == s.params for s in measured.stages)
 
 

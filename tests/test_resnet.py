@@ -32,7 +32,7 @@ def loaded_pair(request, shared_torchvision):
     return ours.eval(), tv.eval()
 
 
-@pytest.mark.parametrize("size", [(97, 131), (64, 225)])  # odd sizes: every stride-2 layer rounds up
+@pytest.mark.parametrize("size", [(33, 47), (17, 65)])  # small odd sizes: every stride-2 layer rounds up
 def test_resnet_loads_torchvision_weights_and_matches_outputs(loaded_pair, size):
     ours, tv = loaded_pair
     x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(1))

@@ -19,6 +19,15 @@ def claimed_flow(model: str, input_shape: tuple[int, int, int]) -> list[tuple[in
     return [claim.input_shape] + [by_name[name] for name in FLOW_STAGES]
 
 
+@pytest.fixture(autouse=True)
+def checked(monkeypatch):
+    """The claims the figure checked (``check_claim`` recorded, not re-run: tests/test_claims.py
+    measures every claim against the models, so the figure's tests need only prove that it checks)."""
+    seen: list = []
+    monkeypatch.setattr("backbones_tutorial.viz.stage_flow.check_claim", seen.append)
+    return seen
+
+
 def test_flow_stages_are_the_stems_subsampling_layers_then_torchvisions_stage_names():
     # Written from torchvision's ResNet attribute names, not from the package.
     assert FLOW_STAGES == ("conv1", "maxpool", "layer1", "layer2", "layer3", "layer4")
@@ -34,7 +43,7 @@ def test_flow_stages_are_the_stems_subsampling_layers_then_torchvisions_stage_na
         ("resnet34", (3, 225, 300)),
     ],
 )
-def test_plot_stage_flow_plots_the_claimed_heights_and_channels(model_names, input_shape):
+def test_plot_stage_flow_plots_the_claimed_heights_and_channels(model_names, input_shape, checked):
     fig = plot_stage_flow(model_names, input_shape)
     assert isinstance(fig, Figure)
     ax_h, ax_c = fig.axes
@@ -46,6 +55,7 @@ def test_plot_stage_flow_plots_the_claimed_heights_and_channels(model_names, inp
         assert list(line_h.get_xdata()) == ["input", *FLOW_STAGES]
         assert [int(v) for v in line_h.get_ydata()] == [shape[1] for shape in flow]
         assert [int(v) for v in line_c.get_ydata()] == [shape[0] for shape in flow]
+    assert [c.model for c in checked] == names and all(c.input_shape == input_shape for c in checked)
 
 
 def test_plot_stage_flow_of_resnet34_halves_height_down_to_stride_32():
