@@ -56,7 +56,7 @@ setup: $(STAMP)
 $(STAMP): constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[book,test]'
+	$(BIN)/python -m pip install --quiet --no-compile -c constraints.txt -e '.[book,test]'  # no .pyc for all of torch: Python compiles what it imports
 	rm -f $(VENV)/.installed-*
 	touch $@
 
