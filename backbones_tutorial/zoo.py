@@ -47,9 +47,11 @@ class VGG16Blocks(nn.Module):
             levels.append(FeatureInfo(f"block{i}", channels, reduction, rounding="floor"))  # unpadded 2x2 pools
         self.feature_info = Levels(levels)
         self.in_channels: int = vgg.features[0].in_channels
+        self.min_side: int = levels[-1].reduction  # each unpadded pool floors: a smaller side ends empty
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        check_batch(x, self.in_channels, "VGG16Blocks")
+        dtype = self.block1[0].weight.dtype  # type: ignore[index, union-attr]  # block1 is a Sequential
+        check_batch(x, self.in_channels, "VGG16Blocks", dtype, self.min_side)
         outputs = []
         for block in self.children():
             x = block(x)  # (B, C_i, H/2^i, W/2^i)
