@@ -18,7 +18,7 @@ import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from .checks import check_batch, check_choice
+from .checks import check_batch, check_choice, check_int
 from .features import FeatureInfo, Levels
 from .resnet import LEVELS, RESNETS, STAGES, DeclaresLevels, ResNet, resnet_feature_info
 
@@ -55,6 +55,8 @@ def resnet_features(depth: int, **kwargs) -> ResNetFeatures:
     (read from a copy built on the meta device, which costs no memory).
     """
     check_choice(depth, RESNETS, "ResNet depth")
+    if "num_classes" in kwargs:
+        check_int(kwargs["num_classes"], "num_classes")
     with torch.device("meta"):
         recipe = RESNETS[depth]()
     block = Bottleneck if recipe.layer1[0].expansion == Bottleneck.expansion else BasicBlock
