@@ -12,7 +12,7 @@ import torch
 import torchvision
 from torch import nn
 
-from .checks import check_batch
+from .checks import check_batch, check_type
 from .extract import truncate
 from .features import FeatureInfo, Levels
 from .fpn import resnet50_fpn
@@ -25,6 +25,7 @@ __all__ = ["VGG16Blocks", "maxpool_indices", "resnet34_to_layer3", "resnet50_fpn
 
 def maxpool_indices(features: nn.Sequential) -> list[int]:
     """Positions of the ``nn.MaxPool2d`` layers in a VGG ``features`` Sequential."""
+    check_type(features, nn.Sequential, "features", " (a VGG's features, e.g. vgg.features)")
     return [i for i, m in enumerate(features) if isinstance(m, nn.MaxPool2d)]
 
 
