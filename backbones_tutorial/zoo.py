@@ -51,7 +51,7 @@ class VGG16Blocks(nn.Module):
         self.min_side: int = levels[-1].reduction  # each unpadded pool floors: a smaller side ends empty
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        dtype = self.block1[0].weight.dtype  # type: ignore[index, union-attr]  # block1 is a Sequential
+        dtype = getattr(self, "block1")[0].weight.dtype  # noqa: B009  # a Sequential, which mypy cannot see
         check_batch(x, self.in_channels, "VGG16Blocks", dtype, self.min_side)
         outputs = []
         for block in self.children():
