@@ -250,7 +250,8 @@ def pretrained_or_random(
     """``pretrained(arch, weights)``, or a model with random weights drawn from ``seed`` if the file is missing.
 
     Returns the model and one line saying which weights it has. Never downloads unless asked, so a
-    chapter does not hang offline; the caller's random state is left as it was.
+    chapter does not hang offline; the caller's random state is left as it was. A file that is
+    there but damaged is not papered over with random weights: ``BadCheckpoint`` names it.
     """
     weights = resolve_weights(arch, weights)
     with torch.random.fork_rng(devices=[]):
