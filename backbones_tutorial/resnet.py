@@ -65,6 +65,10 @@ def resnet_feature_info(model: nn.Module) -> Levels:
     declared = getattr(model, "feature_info", None)
     if isinstance(declared, Levels):
         return declared
+    missing = [n for n in ("conv1", "maxpool", *STAGES) if not isinstance(getattr(model, n, None), nn.Module)]
+    if missing:
+        raise TypeError(f"resnet_feature_info expects a ResNet (conv1, maxpool, layer1..layer4), got "
+                        f"{type(model).__name__} without {', '.join(missing)}")
     conv1, maxpool = cast(nn.Conv2d, model.conv1), cast(nn.MaxPool2d, model.maxpool)
     levels = [FeatureInfo("stem", conv1.out_channels, _stride(conv1))]
     reduction, channels = levels[0].reduction * _stride(maxpool), levels[0].channels

@@ -1,3 +1,6 @@
+# mypy: disable-error-code="index, union-attr"
+# (mypy cannot see that VGG16Blocks.block1 is a Sequential of convs; TorchScript, which compiles
+# forward, would read a ``# type: ignore`` comment on that line as a type annotation)
 """A zoo of feature extractors over torchvision models, each declaring its levels.
 
 - ``VGG16Blocks``: VGG16's ``features`` cut after each of its five max-pools (found in the
@@ -51,8 +54,7 @@ class VGG16Blocks(nn.Module):
         self.min_side: int = levels[-1].reduction  # each unpadded pool floors: a smaller side ends empty
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        dtype = getattr(self, "block1")[0].weight.dtype  # noqa: B009  # a Sequential, which mypy cannot see
-        check_batch(x, self.in_channels, "VGG16Blocks", dtype, self.min_side)
+        check_batch(x, self.in_channels, "VGG16Blocks", self.block1[0].weight.dtype, self.min_side)
         outputs = []
         for block in self.children():
             x = block(x)  # (B, C_i, H/2^i, W/2^i)

@@ -30,7 +30,7 @@ from backbones_tutorial.freeze import freeze, unfreeze
 from backbones_tutorial.measure_claims import check_claim, claims_table, find_claim, measure
 from backbones_tutorial.predict import SizeTooSmall, checked_prediction, minimum_size, predict_shapes
 from backbones_tutorial.pyramid import ResNetBackbone, resnet_features
-from backbones_tutorial.resnet import ResNet, resnet, resnet18
+from backbones_tutorial.resnet import ResNet, resnet, resnet18, resnet_feature_info
 from backbones_tutorial.zoo import VGG16Blocks, maxpool_indices
 
 
@@ -173,6 +173,8 @@ CASES["resnet_features-num_classes"] = case(ValueError, "num_classes", "got 0")(
     lambda: resnet_features(18, num_classes=0))
 CASES["ResNetBackbone-type"] = case(TypeError, "torchvision.models.ResNet", "got str")(
     lambda: ResNetBackbone("resnet18"))
+CASES["resnet_feature_info-vgg"] = case(TypeError, "expects a ResNet", "got VGG without conv1, maxpool")(
+    lambda: resnet_feature_info(on_meta(torchvision.models.vgg11)))
 CASES["ResNetBackbone-vgg"] = case(TypeError, "torchvision.models.ResNet", "got VGG")(
     lambda: ResNetBackbone(on_meta(torchvision.models.vgg11)))
 
