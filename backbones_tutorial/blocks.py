@@ -14,26 +14,42 @@ import torch
 import torch.fx
 from torch import nn
 
-from .checks import check_batch
+from .checks import check_batch, check_int, check_shortcut
 
 torch.fx.wrap("check_batch")
+torch.fx.wrap("check_shortcut")
 
 NormLayer = Callable[[int], nn.Module]
 
 
+def _check_planes(in_planes: int, out_planes: int, stride: int) -> None:
+    check_int(in_planes, "in_planes (input channels)")
+    check_int(out_planes, "out_planes (output channels)")
+    check_int(stride, "stride")
+
+
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     """3x3 convolution with padding 1: keeps H and W at stride 1, halves them at stride 2."""
+    _check_planes(in_planes, out_planes, stride)
     return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
 
 
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     """1x1 convolution: changes the channel count (and subsamples when stride > 1)."""
+    _check_planes(in_planes, out_planes, stride)
     return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
 
 
 def projection(in_planes: int, out_planes: int, stride: int, norm_layer: NormLayer = nn.BatchNorm2d) -> nn.Sequential:
     """The projection shortcut: a strided 1x1 conv and a norm, used where F(x) and x differ in shape."""
     return nn.Sequential(conv1x1(in_planes, out_planes, stride), norm_layer(out_planes))
+
+
+def _check_block(block: type, inplanes: int, planes: int, stride: int, downsample: nn.Module | None) -> None:
+    _check_planes(inplanes, planes, stride)
+    if downsample is not None and not isinstance(downsample, nn.Module):
+        raise TypeError(f"{block.__name__}: downsample must be an nn.Module such as "
+                        f"projection({inplanes}, {planes}, {stride}) or None, got {type(downsample).__name__}")
 
 
 class BasicBlock(nn.Module):
@@ -50,6 +66,7 @@ class BasicBlock(nn.Module):
         norm_layer: NormLayer = nn.BatchNorm2d,
     ) -> None:
         super().__init__()
+        _check_block(type(self), inplanes, planes, stride, downsample)
         self.conv1 = conv3x3(inplanes, planes, stride)
         self.bn1 = norm_layer(planes)
         self.relu = nn.ReLU(inplace=True)
@@ -59,7 +76,7 @@ class BasicBlock(nn.Module):
         self.stride = stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_batch(x, self.conv1.in_channels, "BasicBlock")
+        check_batch(x, self.conv1.in_channels, "BasicBlock", self.conv1.weight.dtype)
         identity = x  # (B, C_in, H, W)
 
         out = self.relu(self.bn1(self.conv1(x)))  # (B, planes, H/s, W/s)
@@ -68,6 +85,7 @@ class BasicBlock(nn.Module):
         if self.downsample is not None:
             identity = self.downsample(x)  # (B, planes, H/s, W/s)
 
+        check_shortcut(out, identity, "BasicBlock")
         out += identity
         return self.relu(out)
 
@@ -90,6 +108,7 @@ class Bottleneck(nn.Module):
         norm_layer: NormLayer = nn.BatchNorm2d,
     ) -> None:
         super().__init__()
+        _check_block(type(self), inplanes, planes, stride, downsample)
         width = planes
         self.conv1 = conv1x1(inplanes, width)
         self.bn1 = norm_layer(width)
@@ -102,7 +121,7 @@ class Bottleneck(nn.Module):
         self.stride = stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_batch(x, self.conv1.in_channels, "Bottleneck")
+        check_batch(x, self.conv1.in_channels, "Bottleneck", self.conv1.weight.dtype)
         identity = x  # (B, C_in, H, W)
 
         out = self.relu(self.bn1(self.conv1(x)))  # (B, planes, H, W)
@@ -112,5 +131,6 @@ class Bottleneck(nn.Module):
         if self.downsample is not None:
             identity = self.downsample(x)  # (B, 4*planes, H/s, W/s)
 
+        check_shortcut(out, identity, "Bottleneck")
         out += identity
         return self.relu(out)

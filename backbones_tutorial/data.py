@@ -70,5 +70,8 @@ def denormalise(t: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"denormalise expects an RGB image (3, H, W) or batch (B, 3, H, W), got shape {tuple(t.shape)}"
         )
+    if not t.is_floating_point():
+        raise TypeError(f"denormalise expects a normalised float image (as sample_image returns), got {t.dtype}; "
+                        f"a uint8 image is not normalised: show it as it is, or convert with t.float() / 255")
     mean, std = _stats(t)
     return (t * std + mean).clamp(0, 1)

@@ -18,6 +18,15 @@ class Table:
     caption: str = ""
 
     def __post_init__(self) -> None:
+        for what, cells in (("columns", self.columns), *((f"row {r!r}", r) for r in self.rows)):
+            if isinstance(cells, str) or not isinstance(cells, Sequence):
+                raise TypeError(f"Table {what} must be a tuple of str, got {type(cells).__name__}")
+            bad = [c for c in cells if not isinstance(c, str)]
+            if bad:
+                raise TypeError(f"Table cells must be str (format numbers first, e.g. fmt_int(n)); "
+                                f"{what} has {bad[0]!r} of type {type(bad[0]).__name__}")
+        if not isinstance(self.caption, str):
+            raise TypeError(f"Table caption must be a str, got {type(self.caption).__name__}")
         for row in self.rows:
             if len(row) != len(self.columns):
                 raise ValueError(f"row {row!r} has {len(row)} cells, expected {len(self.columns)}: {self.columns!r}")
@@ -46,10 +55,16 @@ class Table:
 
 def fmt_shape(shape: Sequence[int]) -> str:
     """(64, 56, 56) -> '64 x 56 x 56'."""
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence) or not all(
+            isinstance(s, int) and not isinstance(s, bool) for s in shape):
+        raise TypeError(f"fmt_shape expects a shape: a sequence of ints such as (64, 56, 56), got {shape!r}")
     return " x ".join(str(s) for s in shape)
 
 
 def fmt_int(n: int) -> str:
+    """12345 -> '12,345'."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"fmt_int expects an int such as 12345, got {type(n).__name__} {n!r}")
     return f"{n:,}"
 
 
@@ -57,7 +72,13 @@ class Source:
     """The source of a package object, rendered as a Python code block (not a copy that can drift)."""
 
     def __init__(self, obj: object) -> None:
-        self.code = textwrap.dedent(inspect.getsource(obj))  # type: ignore[arg-type]
+        try:
+            self.code = textwrap.dedent(inspect.getsource(obj))  # type: ignore[arg-type]
+        except (TypeError, OSError) as err:
+            raise TypeError(
+                f"show_source expects a function, class, method or module defined in a source file, "
+                f"got {type(obj).__name__} {obj!r:.60} ({err})"
+            ) from None
 
     def __repr__(self) -> str:
         return self.code
@@ -79,5 +100,7 @@ def prose(**values: object) -> None:
     """
     from myst_nb import glue  # only the chapters need MyST-NB
 
+    if not values:
+        raise TypeError("prose expects values by name, e.g. prose(params=n), got none")
     for name, value in values.items():
         glue(name, value, display=False)

@@ -13,7 +13,7 @@ from collections import OrderedDict
 
 from torch import nn
 
-from .checks import check_choice
+from .checks import check_choice, check_name, check_type
 
 
 def _first_leaf(module: nn.Module) -> nn.Module:
@@ -30,8 +30,8 @@ def truncate(model: nn.Module, name: str) -> nn.Sequential:
     The result shares its modules with ``model`` (no copy) and holds no reference to the
     children it dropped, so deleting ``model`` frees their parameters.
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a child name such as 'layer3', got {name!r}")
+    check_type(model, nn.Module, "model")
+    check_name(name)
     return _cut(model, name, "")
 
 
@@ -78,8 +78,8 @@ def up_to(model: nn.Module, name: str) -> list[str]:
     full names (``"body.conv1"``, ...). This is the package's one way to say "everything up to
     ``layer2``", for ``freeze`` as for a cut.
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a submodule name such as 'layer2', got {name!r}")
+    check_type(model, nn.Module, "model")
+    check_name(name)
     parent_name, _, child = name.rpartition(".")
     modules = dict(model.named_modules())
     check_choice(parent_name, [n for n in modules if next(modules[n].children(), None) is not None],
@@ -92,4 +92,5 @@ def up_to(model: nn.Module, name: str) -> list[str]:
 
 def child_table(model: nn.Module) -> list[tuple[int, str, str]]:
     """(index, name, class) of each top-level child: what ``named_children()`` walks."""
+    check_type(model, nn.Module, "model")
     return [(i, n, type(m).__name__) for i, (n, m) in enumerate(model.named_children())]

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import check_batch, check_int, check_pyramid
 from .features import FeatureInfo, Levels
 from .pyramid import ResNetFeatures, resnet_features
 
@@ -25,12 +26,13 @@ class FPN(nn.Module):
 
     def __init__(self, in_channels_list: list[int], out_channels: int) -> None:
         super().__init__()
-        if not in_channels_list or any(not isinstance(c, int) or c <= 0 for c in in_channels_list):
+        if (not isinstance(in_channels_list, (list, tuple)) or not in_channels_list
+                or any(isinstance(c, bool) or not isinstance(c, int) or c <= 0 for c in in_channels_list)):
             raise ValueError(
-                f"in_channels_list must be positive channel counts, fine to coarse; got {in_channels_list!r}"
+                f"in_channels_list must be a list of positive channel counts, fine to coarse, e.g. "
+                f"[256, 512, 1024, 2048]; got {in_channels_list!r}"
             )
-        if not isinstance(out_channels, int) or out_channels <= 0:
-            raise ValueError(f"out_channels must be a positive int, got {out_channels!r}")
+        check_int(out_channels, "out_channels")
         self.in_channels_list = list(in_channels_list)
         self.inner_blocks = nn.ModuleList(nn.Sequential(nn.Conv2d(c, out_channels, 1)) for c in in_channels_list)
         self.layer_blocks = nn.ModuleList(
@@ -47,11 +49,9 @@ class FPN(nn.Module):
         return F.interpolate(top, size=lateral.shape[-2:], mode="nearest")
 
     def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
-        if len(features) != len(self.inner_blocks):
-            raise ValueError(f"FPN expects {len(self.inner_blocks)} feature maps (fine to coarse), got {len(features)}")
-        for i, (f, c) in enumerate(zip(features, self.in_channels_list, strict=True)):
-            if f.dim() != 4 or f.shape[1] != c:
-                raise ValueError(f"FPN level {i} expects (B, {c}, H, W), got shape {tuple(f.shape)}")
+        """``features`` fine to coarse, as a list; a dict (torchvision's extractors) is refused:
+        pass ``list(d.values())`` after checking its order."""
+        features = check_pyramid(features, self.in_channels_list, type(self).__name__)
         top = self.inner_blocks[-1](features[-1])  # (B, out, H_k, W_k), the coarsest level
         outputs = [self.layer_blocks[-1](top)]
         for i in range(len(features) - 2, -1, -1):
@@ -79,7 +79,10 @@ class ResNetFPN(nn.Module):
         super().__init__()
         if not isinstance(body, ResNetFeatures):
             raise TypeError(f"body must be a ResNetFeatures (see resnet_features), got {type(body).__name__}")
-        del body.avgpool, body.fc  # unused by the pyramid
+        check_int(out_channels, "out_channels")  # every check before the body is changed
+        for head in ("avgpool", "fc"):  # unused by the pyramid; already gone if body was wrapped before
+            if hasattr(body, head):
+                delattr(body, head)
         self.body = body
         levels = body.feature_info[1:]  # C2..C5; the stem is not used by the FPN
         self.fpn = FPN([f.channels for f in levels], out_channels)
@@ -88,6 +91,7 @@ class ResNetFPN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        check_batch(x, self.body.conv1.in_channels, "ResNetFPN", self.body.conv1.weight.dtype)
         _stem, *c = self.body(x)  # C2..C5
         return self.fpn(c)  # P2..P5: (B, out, H/4, W/4) ... (B, out, H/32, W/32)
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torchinfo import summary
 
-from .checks import check_choice
+from .checks import check_choice, check_type
 from .claims import CLAIMS, Claim, Stage
 from .display import Table, fmt_int, fmt_shape
 from .registry import MODELS
@@ -46,27 +46,38 @@ def measure(model: nn.Module, input_shape: tuple[int, ...]) -> Measurement:
     parameters (a child called twice, like a block's ``relu``, is listed at its first call), and
     a forward pass gives the shape of every tensor the model returns.
     """
-    if not all(isinstance(s, int) and s > 0 for s in input_shape):
-        raise ValueError(
-            f"input_shape must be positive ints without the batch, e.g. (3, 224, 224); got {input_shape!r}"
-        )
+    check_type(model, nn.Module, "model")
+    _check_input_shape(input_shape)
     was_training = model.training
-    stats = summary(model, input_size=(1, *input_shape), depth=1, verbose=0, mode="eval", device="cpu")
+    try:  # a plain forward first: a bad input fails with the model's own message, not torchinfo's
+        with torch.no_grad():
+            outputs = tuple(tuple(t.shape[1:]) for t in _tensors(model.eval()(torch.zeros(1, *input_shape))))
+        stats = summary(model, input_size=(1, *input_shape), depth=1, verbose=0, mode="eval", device="cpu")
+    finally:
+        model.train(was_training)
     _top, *layers = stats.summary_list
     stages = tuple(
         Stage(layer.var_name, tuple(layer.output_size[1:]), layer.num_params)
         for layer in layers
         if layer.depth == 1 and not layer.is_recursive
     )
-    with torch.no_grad():
-        outputs = tuple(tuple(t.shape[1:]) for t in _tensors(model.eval()(torch.zeros(1, *input_shape))))
-    model.train(was_training)
     return Measurement(stages, outputs, stats.total_params)
+
+
+def _check_input_shape(input_shape: object) -> tuple[int, ...]:
+    if (not isinstance(input_shape, (tuple, list, torch.Size)) or not input_shape
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in input_shape)):
+        raise ValueError(
+            f"input_shape must be positive ints without the batch, e.g. (3, 224, 224); got {input_shape!r}"
+        )
+    return tuple(input_shape)
 
 
 def find_claim(model: str, input_shape: tuple[int, ...] | None = None) -> Claim:
     """The claim for ``model`` (at ``input_shape``, or its first claim if none is given)."""
     check_choice(model, sorted({c.model for c in CLAIMS}), "model in the claims record")
+    if input_shape is not None:
+        input_shape = _check_input_shape(input_shape)
     found = [c for c in CLAIMS if c.model == model and (input_shape is None or c.input_shape == tuple(input_shape))]
     if not found:
         sizes = [c.input_shape for c in CLAIMS if c.model == model]
@@ -79,6 +90,9 @@ def check_claim(claim: Claim, model: nn.Module | None = None) -> Measurement:
 
     Raises ClaimMismatch showing the claimed and the measured row for every difference.
     """
+    check_type(claim, Claim, "claim", " (find one with find_claim(name))")
+    if model is not None:
+        check_type(model, nn.Module, "model")
     model = MODELS[claim.model].build() if model is None else model
     measured = measure(model, claim.input_shape)
     problems = []

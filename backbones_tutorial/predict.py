@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
-from .checks import check_choice
+from .checks import check_choice, check_int, check_size
 from .freeze import count_params
 from .registry import MODELS, PREDICTABLE
 from .zoo import maxpool_indices
@@ -102,15 +102,15 @@ def _step(m: nn.Module, state: _State) -> _State:
 def predict_shapes(arch: str, size: tuple[int, int], in_channels: int = 3) -> list[Predicted]:
     """One row per top-level child of ``arch``: output shape, reduction and parameters."""
     check_choice(arch, PREDICTABLE, "architecture")
+    size = check_size(size)
+    check_int(in_channels, "in_channels")
     with torch.device("meta"):
         model = MODELS[arch].build()
     return _walk(model, size, in_channels)
 
 
 def _walk(model: nn.Module, size: tuple[int, int], in_channels: int) -> list[Predicted]:
-    h, w = size
-    if not all(isinstance(v, int) and v > 0 for v in (h, w)):
-        raise ValueError(f"size must be two positive ints (H, W), got {size!r}")
+    h, w = check_size(size)
     state, rows = _State((in_channels, h, w), 1), []
     for name, child in model.named_children():
         if isinstance(child, nn.Sequential) and len(pools := maxpool_indices(child)) > 1:
@@ -132,6 +132,8 @@ def _walk(model: nn.Module, size: tuple[int, int], in_channels: int) -> list[Pre
 def minimum_size(arch: str, in_channels: int = 3, limit: int = 4096) -> int:
     """The smallest side (square input) for which every stage of ``arch`` has a non-empty output."""
     check_choice(arch, PREDICTABLE, "architecture")
+    check_int(in_channels, "in_channels")
+    check_int(limit, "limit")
     with torch.device("meta"):
         model = MODELS[arch].build()
     for n in range(1, limit + 1):
@@ -145,6 +147,7 @@ def minimum_size(arch: str, in_channels: int = 3, limit: int = 4096) -> int:
 
 def checked_prediction(arch: str, size: tuple[int, int]) -> list[Predicted]:
     """``predict_shapes``, with a too-small size reported together with the minimum."""
+    size = check_size(size)
     try:
         return predict_shapes(arch, size)
     except SizeTooSmall as e:

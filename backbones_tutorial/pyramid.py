@@ -18,7 +18,7 @@ import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from .checks import check_batch, check_choice
+from .checks import check_batch, check_choice, check_int
 from .features import FeatureInfo, Levels
 from .resnet import LEVELS, RESNETS, STAGES, DeclaresLevels, ResNet, resnet_feature_info
 
@@ -39,7 +39,7 @@ class ResNetFeatures(DeclaresLevels, torchvision.models.ResNet):
         return self._declare(super()._make_layer(*args, **kwargs))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        check_batch(x, self.conv1.in_channels, "ResNetFeatures")
+        check_batch(x, self.conv1.in_channels, "ResNetFeatures", self.conv1.weight.dtype)
         stem = self.relu(self.bn1(self.conv1(x)))  # (B, 64, H/2, W/2)
         c2 = self.layer1(self.maxpool(stem))  # (B, 64*e, H/4, W/4)
         c3 = self.layer2(c2)  # (B, 128*e, H/8, W/8)
@@ -55,6 +55,8 @@ def resnet_features(depth: int, **kwargs) -> ResNetFeatures:
     (read from a copy built on the meta device, which costs no memory).
     """
     check_choice(depth, RESNETS, "ResNet depth")
+    if "num_classes" in kwargs:
+        check_int(kwargs["num_classes"], "num_classes")
     with torch.device("meta"):
         recipe = RESNETS[depth]()
     block = Bottleneck if recipe.layer1[0].expansion == Bottleneck.expansion else BasicBlock
@@ -76,7 +78,7 @@ class ResNetBackbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         r = self.body
-        check_batch(x, r.conv1.in_channels, "ResNetBackbone")
+        check_batch(x, r.conv1.in_channels, "ResNetBackbone", r.conv1.weight.dtype)
         stem = r.relu(r.bn1(r.conv1(x)))  # (B, 64, H/2, W/2)
         c2 = r.layer1(r.maxpool(stem))  # (B, 64*e, H/4, W/4)
         c3 = r.layer2(c2)  # (B, 128*e, H/8, W/8)

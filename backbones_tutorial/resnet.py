@@ -13,7 +13,7 @@ import torch.fx
 from torch import nn
 
 from .blocks import BasicBlock, Bottleneck, NormLayer, projection
-from .checks import check_batch, check_choice
+from .checks import check_batch, check_choice, check_int
 from .features import FeatureInfo, Levels
 
 torch.fx.wrap("check_batch")
@@ -65,6 +65,10 @@ def resnet_feature_info(model: nn.Module) -> Levels:
     declared = getattr(model, "feature_info", None)
     if isinstance(declared, Levels):
         return declared
+    missing = [n for n in ("conv1", "maxpool", *STAGES) if not isinstance(getattr(model, n, None), nn.Module)]
+    if missing:
+        raise TypeError(f"resnet_feature_info expects a ResNet (conv1, maxpool, layer1..layer4), got "
+                        f"{type(model).__name__} without {', '.join(missing)}")
     conv1, maxpool = cast(nn.Conv2d, model.conv1), cast(nn.MaxPool2d, model.maxpool)
     levels = [FeatureInfo("stem", conv1.out_channels, _stride(conv1))]
     reduction, channels = levels[0].reduction * _stride(maxpool), levels[0].channels
@@ -96,8 +100,16 @@ class ResNet(DeclaresLevels, nn.Module):
         super().__init__()
         if block not in (BasicBlock, Bottleneck):
             raise TypeError(f"block must be BasicBlock or Bottleneck, got {block!r}")
-        if len(layers) != 4 or any(not isinstance(n, int) or n < 1 for n in layers):
+        if (not isinstance(layers, (list, tuple)) or len(layers) != 4
+                or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in layers)):
             raise ValueError(f"layers must be four positive block counts, e.g. [3, 4, 6, 3]; got {layers!r}")
+        check_int(num_classes, "num_classes")
+        check_int(in_channels, "in_channels (3 for RGB images)")
+        if not isinstance(zero_init_residual, bool):
+            raise TypeError(f"zero_init_residual must be True or False, got {zero_init_residual!r}")
+        if not callable(norm_layer) or isinstance(norm_layer, nn.Module):
+            raise TypeError(f"norm_layer must build a norm for a channel count, e.g. nn.BatchNorm2d or "
+                            f"lambda c: nn.GroupNorm(32, c), got {norm_layer!r}")
         self._norm_layer = norm_layer
         self.inplanes = 64
 
@@ -136,7 +148,7 @@ class ResNet(DeclaresLevels, nn.Module):
         return self._declare(nn.Sequential(*layers))  # feature_info gains this stage
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_batch(x, self.conv1.in_channels, "ResNet")
+        check_batch(x, self.conv1.in_channels, "ResNet", self.conv1.weight.dtype)
         x = self.relu(self.bn1(self.conv1(x)))  # (B, 64, H/2, W/2)
         x = self.maxpool(x)  # (B, 64, H/4, W/4)
 

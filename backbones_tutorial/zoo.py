@@ -1,3 +1,6 @@
+# mypy: disable-error-code="index, union-attr"
+# (mypy cannot see that VGG16Blocks.block1 is a Sequential of convs; TorchScript, which compiles
+# forward, would read a ``# type: ignore`` comment on that line as a type annotation)
 """A zoo of feature extractors over torchvision models, each declaring its levels.
 
 - ``VGG16Blocks``: VGG16's ``features`` cut after each of its five max-pools (found in the
@@ -12,7 +15,7 @@ import torch
 import torchvision
 from torch import nn
 
-from .checks import check_batch
+from .checks import check_batch, check_type
 from .extract import truncate
 from .features import FeatureInfo, Levels
 from .fpn import resnet50_fpn
@@ -25,6 +28,7 @@ __all__ = ["VGG16Blocks", "maxpool_indices", "resnet34_to_layer3", "resnet50_fpn
 
 def maxpool_indices(features: nn.Sequential) -> list[int]:
     """Positions of the ``nn.MaxPool2d`` layers in a VGG ``features`` Sequential."""
+    check_type(features, nn.Sequential, "features", " (a VGG's features, e.g. vgg.features)")
     return [i for i, m in enumerate(features) if isinstance(m, nn.MaxPool2d)]
 
 
@@ -47,9 +51,10 @@ class VGG16Blocks(nn.Module):
             levels.append(FeatureInfo(f"block{i}", channels, reduction, rounding="floor"))  # unpadded 2x2 pools
         self.feature_info = Levels(levels)
         self.in_channels: int = vgg.features[0].in_channels
+        self.min_side: int = levels[-1].reduction  # each unpadded pool floors: a smaller side ends empty
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        check_batch(x, self.in_channels, "VGG16Blocks")
+        check_batch(x, self.in_channels, "VGG16Blocks", self.block1[0].weight.dtype, self.min_side)
         outputs = []
         for block in self.children():
             x = block(x)  # (B, C_i, H/2^i, W/2^i)
