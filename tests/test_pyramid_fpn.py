@@ -86,6 +86,20 @@ def test_naive_fpn_fails_at_odd_size_and_the_exact_one_does_not():
         assert [p.shape[-1] for p in FPN(channels, 64)(c)] == [57, 29, 15, 8]
 
 
+@pytest.mark.parametrize("side", [500, 225])
+def test_naive_fpn_fails_where_a_finer_level_is_odd_and_works_once_the_input_is_padded_to_32(side):
+    # By hand: ceil-halving 500 gives C2..C5 = 125, 63, 32, 16 (C2 odd); 225 gives 57, 29, 15, 8.
+    body = resnet_features(18).eval()
+    channels = [f.channels for f in body.feature_info[1:]]
+    padded = -(-side // 32) * 32  # the next multiple of 32: 512 and 256
+    with torch.no_grad():
+        c = body(torch.randn(1, 3, side, side))[1:]
+        with pytest.raises(RuntimeError, match="must match the size"):
+            NaiveFPN(channels, 8)(c)
+        c = body(torch.nn.functional.pad(torch.randn(1, 3, side, side), (0, padded - side, 0, padded - side)))[1:]
+        assert [p.shape[-1] for p in NaiveFPN(channels, 8)(c)] == [padded // 4, padded // 8, padded // 16, padded // 32]
+
+
 def test_fpn_rejects_bad_configuration_and_inputs():
     with pytest.raises(ValueError, match="in_channels_list"):
         FPN([], 256)
