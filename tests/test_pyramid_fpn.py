@@ -60,6 +60,19 @@ def test_resnet_feature_info_declares_the_expected_channels_and_strides():
         (64, 2), (256, 4), (512, 8), (1024, 16), (2048, 32)]
 
 
+@pytest.mark.parametrize("factory", ["wide_resnet50_2", "resnext50_32x4d"])
+def test_resnet_feature_info_reads_the_wide_and_resnext_variants_as_their_outputs_are(factory):
+    # Chapter 4 says the projection-based reading works for these too: compare with a real forward pass.
+    from backbones_tutorial.resnet import resnet_feature_info
+
+    model = getattr(torchvision.models, factory)(weights=None).eval()
+    extractor = create_feature_extractor(model, return_nodes=RETURN_NODES)
+    with torch.no_grad():
+        outs = extractor(torch.zeros(1, 3, 65, 65))
+    assert [(f.name, f.channels, tuple(f.size(65, 65))) for f in resnet_feature_info(model)] == [
+        (name, t.shape[1], tuple(t.shape[-2:])) for name, t in outs.items()]
+
+
 @pytest.mark.parametrize("size", [(224, 224), (225, 225), (193, 301)])
 def test_fpn_equals_torchvision_fpn_with_the_same_weights(shared_model, size):
     torch.manual_seed(0)
