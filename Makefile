@@ -31,7 +31,9 @@ nbval: setup
 	$(BIN)/pytest --nbval --nbval-current-env --nbval-cell-timeout=300 book
 
 # The rendered book in headless Chromium (tests/test_browser.py): builds the book into a temporary
-# folder, checks every page of _toc.yml and the search page, writes _build/screenshots/.
+# folder, checks every page of _toc.yml at 390 and 1280 px in light and dark (overflow, tables,
+# math, captions, the phone menu, no console message, no request off 127.0.0.1) and the search
+# page, writes _build/screenshots/. Needs MathJax unpacked (the mathjax target).
 # Skipped, with the reason printed (-rs), where Chromium or Playwright is missing.
 browser-test: setup browser mathjax
 	$(BIN)/pytest -rs -m browser tests/test_browser.py
