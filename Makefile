@@ -5,9 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: book test setup lint unit smoke nbval browser browser-test execute readme lock clean
+.PHONY: book test setup lint unit smoke nbval browser browser-test mathjax execute readme lock clean
 
-book: setup
+book: setup mathjax
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "The book is in _build/html: open _build/html/index.html"
 
@@ -31,9 +31,11 @@ nbval: setup
 	$(BIN)/pytest --nbval --nbval-current-env --nbval-cell-timeout=300 book
 
 # The rendered book in headless Chromium (tests/test_browser.py): builds the book into a temporary
-# folder, checks every page of _toc.yml and the search page, writes _build/screenshots/.
+# folder, checks every page of _toc.yml at 390 and 1280 px in light and dark (overflow, tables,
+# math, captions, the phone menu, no console message, no request off 127.0.0.1) and the search
+# page, writes _build/screenshots/. Needs MathJax unpacked (the mathjax target).
 # Skipped, with the reason printed (-rs), where Chromium or Playwright is missing.
-browser-test: setup browser
+browser-test: setup browser mathjax
 	$(BIN)/pytest -rs -m browser tests/test_browser.py
 
 # The system Chromium that Playwright drives (never a downloaded browser). Best effort: without
@@ -42,6 +44,25 @@ browser:
 	@test -x /usr/bin/chromium || command -v chromium >/dev/null 2>&1 \
 	  || (DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) \
 	  || echo "could not install chromium (needs apt-get and root): the browser test will be skipped"
+
+# MathJax 3, served with the book so that its math renders offline: the npm package (a pinned
+# version, checked against its npm integrity hash by npm itself), unpacked into _vendor/mathjax
+# (git-ignored). Only the files the pages load: the TeX-to-CHTML bundle, its fonts, and the
+# components it may load on demand (TeX extensions, menu, accessibility).
+MATHJAX_VERSION := 3.2.2
+MATHJAX_DIR     := _vendor/mathjax
+mathjax: $(MATHJAX_DIR)/.version-$(MATHJAX_VERSION)
+
+$(MATHJAX_DIR)/.version-$(MATHJAX_VERSION):
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed to install MathJax (apt-get install npm)"; exit 1; }
+	rm -rf $(MATHJAX_DIR) .mathjax-tmp && mkdir -p .mathjax-tmp $(MATHJAX_DIR)/output/chtml/fonts $(MATHJAX_DIR)/input/tex
+	cd .mathjax-tmp && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null && tar xzf mathjax-$(MATHJAX_VERSION).tgz
+	cp .mathjax-tmp/package/LICENSE .mathjax-tmp/package/es5/tex-chtml.js $(MATHJAX_DIR)/
+	cp -r .mathjax-tmp/package/es5/output/chtml/fonts/woff-v2 $(MATHJAX_DIR)/output/chtml/fonts/
+	cp -r .mathjax-tmp/package/es5/input/tex/extensions $(MATHJAX_DIR)/input/tex/
+	cp -r .mathjax-tmp/package/es5/ui .mathjax-tmp/package/es5/a11y $(MATHJAX_DIR)/
+	rm -rf .mathjax-tmp
+	touch $@
 
 # Re-execute the chapters in place after changing them or the package (NB=book/xx.ipynb for one).
 execute: setup
@@ -66,4 +87,4 @@ lock: setup
 	 $(BIN)/python -m pip freeze --exclude-editable | grep -v '^backbones-tutorial') > constraints.txt
 
 clean:
-	rm -rf _build
+	rm -rf _build $(MATHJAX_DIR)

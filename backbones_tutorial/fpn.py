@@ -21,7 +21,8 @@ class FPN(nn.Module):
 
     Inputs are ordered from fine to coarse (e.g. C2..C5); outputs P2..P5 have ``out_channels``
     each and the sizes of their inputs. The top-down path upsamples each coarser map to the
-    exact size of the finer one: at odd input sizes a plain ``scale_factor=2`` is off by one.
+    exact size of the finer one: where a finer level has an odd side (inputs of 225 or 500, say), a
+    plain ``scale_factor=2`` gives one row or column too many.
     """
 
     def __init__(self, in_channels_list: list[int], out_channels: int) -> None:
@@ -62,7 +63,8 @@ class FPN(nn.Module):
 
 
 class NaiveFPN(FPN):
-    """The common blog version: ``scale_factor=2``. Breaks as soon as a level has an odd size."""
+    """Doubling by ``scale_factor=2``, as the FPN paper states the step: fails wherever a finer level
+    has an odd side, so it needs inputs padded to a multiple of the coarsest stride (32)."""
 
     def upsample(self, top: torch.Tensor, lateral: torch.Tensor) -> torch.Tensor:
         return F.interpolate(top, scale_factor=2, mode="nearest")

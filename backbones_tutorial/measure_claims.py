@@ -113,8 +113,14 @@ def check_claim(claim: Claim, model: nn.Module | None = None) -> Measurement:
     return measured
 
 
-def claims_table(model: str, input_shape: tuple[int, ...] | None = None) -> Table:
-    """Check the claim for ``model`` and return it as a table: the chapters' only way to show shapes."""
+def claims_table(model: str, input_shape: tuple[int, ...] | None = None, title: str | None = None) -> Table:
+    """Check the claim for ``model`` and return it as a table: the chapters' only way to show shapes.
+
+    ``title`` names the model for readers in the caption (e.g. "ResNet34"); without it the
+    caption uses the registry name.
+    """
+    if title is not None and (not isinstance(title, str) or not title.strip()):
+        raise ValueError(f"title must be a non-empty string naming the model for readers, got {title!r}")
     claim = find_claim(model, input_shape)
     check_claim(claim)
     rows = [(s.name, fmt_shape(s.shape), fmt_int(s.params)) for s in claim.stages]
@@ -123,5 +129,5 @@ def claims_table(model: str, input_shape: tuple[int, ...] | None = None) -> Tabl
     else:
         rows += [(f"output {i}", fmt_shape(shape), "") for i, shape in enumerate(claim.outputs)]
         rows.append(("total", "", fmt_int(claim.total_params)))
-    caption = f"{claim.model}, one input of {fmt_shape(claim.input_shape)} (checked with torchinfo)"
+    caption = f"{title or claim.model}, one input of {fmt_shape(claim.input_shape)} (checked with torchinfo)"
     return Table(("stage", "output (C x H x W)", "parameters"), tuple(rows), caption)

@@ -84,3 +84,11 @@ def test_claims_table_renders_the_claim_it_checked():
     assert table.rows[0] == ("conv1", "64 x 113 x 150", "9,408")
     assert table.rows[-1] == ("output", "1000", "21,797,672")
     assert "512 x 8 x 10" in repr(table) and "512 x 8 x 10" in table._repr_html_()
+
+
+def test_claims_table_caption_names_the_model_by_its_title_not_its_registry_key():
+    table = claims_table("basic_block_identity", title="A BasicBlock(64, 64)")
+    assert table.caption == "A BasicBlock(64, 64), one input of 64 x 56 x 56 (checked with torchinfo)"
+    assert "basic_block_identity" not in table._repr_html_()
+    with pytest.raises(ValueError, match="title must be a non-empty string"):
+        claims_table("resnet34", title="  ")

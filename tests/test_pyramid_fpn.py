@@ -60,6 +60,19 @@ def test_resnet_feature_info_declares_the_expected_channels_and_strides():
         (64, 2), (256, 4), (512, 8), (1024, 16), (2048, 32)]
 
 
+@pytest.mark.parametrize("factory", ["wide_resnet50_2", "resnext50_32x4d"])
+def test_resnet_feature_info_reads_the_wide_and_resnext_variants_as_their_outputs_are(factory):
+    # Chapter 4 says the projection-based reading works for these too: compare with a real forward pass.
+    from backbones_tutorial.resnet import resnet_feature_info
+
+    with torch.device("meta"):  # shapes only: no memory, no initialisation
+        model = getattr(torchvision.models, factory)(weights=None).eval()
+        extractor = create_feature_extractor(model, return_nodes=RETURN_NODES)
+        outs = extractor(torch.zeros(1, 3, 65, 65))
+    assert [(f.name, f.channels, tuple(f.size(65, 65))) for f in resnet_feature_info(model)] == [
+        (name, t.shape[1], tuple(t.shape[-2:])) for name, t in outs.items()]
+
+
 @pytest.mark.parametrize("size", [(64, 64), (65, 65), (97, 129)])
 def test_fpn_equals_torchvision_fpn_with_the_same_weights(shared_model, size):
     torch.manual_seed(0)
@@ -84,6 +97,20 @@ def test_naive_fpn_fails_at_odd_size_and_the_exact_one_does_not():
         with pytest.raises(RuntimeError, match="must match the size"):
             NaiveFPN(channels, 64)(c)
         assert [p.shape[-1] for p in FPN(channels, 64)(c)] == [57, 29, 15, 8]
+
+
+@pytest.mark.parametrize("side", [500, 225])
+def test_naive_fpn_fails_where_a_finer_level_is_odd_and_works_once_the_input_is_padded_to_32(side):
+    # By hand: ceil-halving 500 gives C2..C5 = 125, 63, 32, 16 (C2 odd); 225 gives 57, 29, 15, 8.
+    body = resnet_features(18).eval()
+    channels = [f.channels for f in body.feature_info[1:]]
+    padded = -(-side // 32) * 32  # the next multiple of 32: 512 and 256
+    with torch.no_grad():
+        c = body(torch.randn(1, 3, side, side))[1:]
+        with pytest.raises(RuntimeError, match="must match the size"):
+            NaiveFPN(channels, 8)(c)
+        c = body(torch.nn.functional.pad(torch.randn(1, 3, side, side), (0, padded - side, 0, padded - side)))[1:]
+        assert [p.shape[-1] for p in NaiveFPN(channels, 8)(c)] == [padded // 4, padded // 8, padded // 16, padded // 32]
 
 
 def test_fpn_rejects_bad_configuration_and_inputs():
