@@ -42,7 +42,8 @@ class UNetDecoder(nn.Module):
     def __init__(self, feature_info: Levels, num_classes: int, in_channels: int = 3, image_channels: int = 16) -> None:
         super().__init__()
         if not isinstance(feature_info, Levels) or len(feature_info) < 2:
-            raise ValueError(f"UNetDecoder needs the feature_info (Levels) of at least two levels, got {feature_info!r}")
+            raise ValueError(
+                f"UNetDecoder needs the feature_info (Levels) of at least two levels, got {feature_info!r}")
         for name, value in (("num_classes", num_classes), ("in_channels", in_channels),
                             ("image_channels", image_channels)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -63,7 +64,8 @@ class UNetDecoder(nn.Module):
         expected = self.feature_info.channels
         got = [f.shape[1] for f in features]
         if got != expected:
-            raise ValueError(f"UNetDecoder expects levels with channels {expected} ({self.feature_info.names}), got {got}")
+            raise ValueError(
+                f"UNetDecoder expects levels with channels {expected} ({self.feature_info.names}), got {got}")
         x = features[-1]  # (B, C_n, H/r_n, W/r_n), the coarsest level
         for block, skip in zip(self.blocks, reversed(features[:-1]), strict=True):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)  # (B, C, H/r_i, W/r_i)
