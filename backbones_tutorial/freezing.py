@@ -31,8 +31,17 @@ def run(base: Settings, seeds: Sequence[int], modes: Sequence[str] = tuple(FREEZ
             progress(f"freeze={settings.freeze} seed={settings.seed}")
         results.append(train(settings, progress).summary())
     return {"settings": dataclasses.asdict(base), "seeds": list(seeds), "modes": list(modes),
+            "pretrained": checkpoint_info(base.pretrained) if base.pretrained else None,
             "machine": {"processor": platform.processor() or platform.machine(), "python": platform.python_version()},
             "runs": results}
+
+
+def checkpoint_info(path: str | pathlib.Path) -> dict:
+    """What a ``pretrain`` checkpoint says about itself: backbone, task, steps, batch size, seed."""
+    import torch
+
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    return {k: v for k, v in checkpoint.items() if k != "state_dict"}
 
 
 def save(record: dict, path: str | pathlib.Path) -> None:
