@@ -66,8 +66,8 @@ class Settings:
     backbone: str = "resnet18"
     freeze: str = "none"
     seed: int = 0
-    seconds: float = 75.0  # wall-clock budget of the training loop
-    max_steps: int = 400  # and a cap on the steps, whichever ends first
+    seconds: float = 90.0  # wall-clock budget of the training loop
+    max_steps: int = 100  # and a cap on the steps, whichever ends first
     batch_size: int = 8
     lr: float = 2e-3
     size: tuple[int, int] = synthetic.SIZE

@@ -121,3 +121,14 @@ def test_the_command_prints_progress_and_ends_with_one_json_line(capsys):
     assert record["steps"] == 2 and record["freeze"] == "none" and record["seed"] == 4
     assert 0 <= record["miou"] <= 1 and record["train_seconds"] > 0
     assert record["trainable_params"] == record["total_params"] and record["bn_drift"] > 0
+
+
+def test_the_command_defaults_are_the_settings_defaults():
+    """The command line cannot import torch for --help, so it states its defaults again: they must agree."""
+    from backbones_tutorial.__main__ import parser
+
+    args = parser().parse_args(["segment"])
+    defaults = segment.Settings()
+    assert (args.seconds, args.max_steps, args.batch_size, args.backbone, args.freeze, args.seed) == (
+        defaults.seconds, defaults.max_steps, defaults.batch_size, defaults.backbone, defaults.freeze, defaults.seed)
+    assert args.freeze in segment.FREEZE_MODES and set(parser().parse_args(["segment"]).__dict__) >= {"threads"}
