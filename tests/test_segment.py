@@ -132,3 +132,16 @@ def test_the_command_defaults_are_the_settings_defaults():
     assert (args.seconds, args.max_steps, args.batch_size, args.backbone, args.freeze, args.seed) == (
         defaults.seconds, defaults.max_steps, defaults.batch_size, defaults.backbone, defaults.freeze, defaults.seed)
     assert args.freeze in segment.FREEZE_MODES and set(parser().parse_args(["segment"]).__dict__) >= {"threads"}
+
+
+@pytest.mark.parametrize("command", ["segment", "pretrain", "freezing"])
+def test_help_of_the_segmentation_commands_imports_no_torch(command):
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom backbones_tutorial.__main__ import main\ntry:\n    main(sys.argv[1:])\n"
+             "except SystemExit:\n    pass\nprint('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe, command, "--help"], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert out.startswith("usage: python -m backbones_tutorial " + command)
+    assert "example" in out and out.strip().splitlines()[-1] == "False"
