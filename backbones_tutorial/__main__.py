@@ -42,6 +42,7 @@ MAIN_EXAMPLE = f"""\
 examples:
   {PROG} shapes resnet50 --size 225 300
   {PROG} bench --quick --device cpu
+  {PROG} segment --freeze bn-eval --seed 1
 
 Each command describes its options: {PROG} shapes --help."""
 
@@ -65,7 +66,8 @@ def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(
         prog=PROG, description=DESCRIPTION, epilog=MAIN_EXAMPLE, formatter_class=raw
     )
-    commands = main_parser.add_subparsers(dest="command", required=True, metavar="{shapes,bench}")
+    commands = main_parser.add_subparsers(dest="command", required=True,
+                                          metavar="{shapes,bench,segment,pretrain,freezing}")
     shapes = commands.add_parser(
         "shapes", help="print each stage's output shape, stride and parameters", formatter_class=raw,
         description=SHAPES_HELP,
@@ -88,6 +90,7 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=pathlib.Path, default=pathlib.Path("bench-results/bench.json"),
                        help="JSON file to write (default: bench-results/bench.json)")
     bench.add_argument("--plot", type=pathlib.Path, default=None, help="also draw the ratios to this PNG file")
+    add_segment_commands(commands, raw)  # issue 13: segment, pretrain, freezing
     return main_parser
 
 
@@ -103,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             cli.exit(2, f"error: {e}\n")
     elif args.command == "bench":
         return run_bench(args, cli)
+    elif args.command in SEGMENT_COMMANDS:
+        return run_segment(args, cli)
     return 0
 
 
@@ -142,6 +147,113 @@ def run_bench(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
 
         plot_bench(bench.load(args.out)).savefig(args.plot, dpi=120, bbox_inches="tight")
         print(f"wrote {args.plot}")
+    return 0
+
+
+# --- issue 13: the segmentation commands (segment, pretrain, freezing) --------------------------
+
+SEGMENT_COMMANDS = ("segment", "pretrain", "freezing")
+
+SEGMENT_HELP = """\
+Train a U-Net on the backbone's pyramid for the synthetic segmentation task
+(offline, on the CPU), evaluate it on the fixed held-out set, show progress
+on stderr, and print one JSON object as the last line: miou (mean IoU over
+the object classes), train_seconds, trainable_params, bn_drift (how far the
+backbone's BatchNorm running means moved, in initial standard deviations)."""
+
+SEGMENT_EXAMPLE = f"""\
+examples:
+  {PROG} segment
+  {PROG} segment --freeze bn-eval --pretrained segment-results/resnet18.pt --seed 1"""
+
+PRETRAIN_HELP = """\
+Pretrain a backbone on a related synthetic task (the share of the image each
+class covers, no masks) and save it as a checkpoint that segment --pretrained
+and freezing load with torch.load(weights_only=True)."""
+
+PRETRAIN_EXAMPLE = f"""\
+example:
+  {PROG} pretrain --out segment-results/resnet18.pt"""
+
+FREEZING_HELP = """\
+Compare the freeze modes (none, requires-grad, frozen-bn, bn-eval) over
+several seeds from one pretrained backbone, with a small batch, and write
+the results as JSON (the file chapter 8 reads)."""
+
+FREEZING_EXAMPLE = f"""\
+example:
+  {PROG} freezing --pretrained segment-results/resnet18.pt --out book/data/segment.json"""
+
+
+def _add_training_options(command: argparse.ArgumentParser, seconds: float, steps: int, batch: int) -> None:
+    command.add_argument("--backbone", default="resnet18", choices=("resnet18", "resnet34"),
+                         help="the pyramid under the decoder (default: resnet18)")
+    command.add_argument("--seconds", type=float, default=seconds,
+                         help=f"wall-clock budget of the training loop (default: {seconds:g})")
+    command.add_argument("--max-steps", type=int, default=steps, help=f"and a cap on the steps (default: {steps})")
+    command.add_argument("--batch-size", type=int, default=batch, help=f"images per step (default: {batch})")
+    command.add_argument("--threads", type=int, default=1,
+                         help="torch threads (default: 1, robust on a shared machine)")
+
+
+def add_segment_commands(commands: argparse._SubParsersAction, raw: type[argparse.HelpFormatter]) -> None:
+    freeze_modes = ("none", "requires-grad", "frozen-bn", "bn-eval")
+    segment = commands.add_parser("segment", help="train and evaluate a U-Net on the synthetic task",
+                                  formatter_class=raw, description=SEGMENT_HELP, epilog=SEGMENT_EXAMPLE)
+    _add_training_options(segment, seconds=90, steps=100, batch=8)
+    segment.add_argument("--freeze", default="none", choices=freeze_modes,
+                         help="how the backbone is frozen (default: none, full fine-tuning)")
+    segment.add_argument("--seed", type=int, default=0, help="seed of the model and the training stream")
+    segment.add_argument("--pretrained", default=None, help="a checkpoint written by the pretrain command")
+    pretrain = commands.add_parser("pretrain", help="pretrain a backbone on a related synthetic task",
+                                   formatter_class=raw, description=PRETRAIN_HELP, epilog=PRETRAIN_EXAMPLE)
+    _add_training_options(pretrain, seconds=600, steps=300, batch=16)
+    pretrain.add_argument("--seed", type=int, default=0, help="seed of the model and the pretraining stream")
+    pretrain.add_argument("--out", default="segment-results/resnet18.pt", help="checkpoint to write")
+    freezing = commands.add_parser("freezing", help="compare the freeze modes over several seeds",
+                                   formatter_class=raw, description=FREEZING_HELP, epilog=FREEZING_EXAMPLE)
+    _add_training_options(freezing, seconds=600, steps=60, batch=4)
+    freezing.add_argument("--pretrained", default=None, help="a checkpoint written by the pretrain command")
+    freezing.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
+    freezing.add_argument("--out", default="book/data/segment.json", help="JSON file to write")
+
+
+def run_segment(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
+    import json
+
+    import torch
+
+    from . import freezing, segment
+
+    if args.threads < 1:
+        cli.exit(2, f"error: --threads must be >= 1, got {args.threads}\n")
+    common = {"backbone": args.backbone, "seconds": args.seconds, "max_steps": args.max_steps,
+              "batch_size": args.batch_size}
+    try:  # every argument is checked before anything is built or trained
+        if args.command == "segment":
+            settings = segment.Settings(**common, freeze=args.freeze, seed=args.seed, pretrained=args.pretrained)
+        elif args.command == "pretrain":
+            settings = segment.Settings(**common, seed=args.seed)
+        else:
+            settings = segment.Settings(**common, pretrained=args.pretrained)
+            for seed in args.seeds:
+                segment.Settings(**common, seed=seed)
+    except ValueError as e:
+        cli.exit(2, f"error: {e}\n")
+    torch.set_num_threads(args.threads)
+
+    def progress(line: str) -> None:
+        print(f"[{args.command}] {line}", file=sys.stderr, flush=True)
+
+    if args.command == "segment":
+        print(json.dumps(segment.train(settings, progress).summary()))
+    elif args.command == "pretrain":
+        print(json.dumps(segment.pretrain(settings, args.out, progress)))
+    else:
+        record = freezing.run(settings, args.seeds, progress=progress)
+        freezing.save(record, args.out)
+        print(repr(freezing.table(record)))
+        print(f"wrote {args.out}")
     return 0
 
 

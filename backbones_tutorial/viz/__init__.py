@@ -9,6 +9,7 @@ chapter    module                  figure
 4          ``fpn_diagram.py``      ``draw_fpn``
 5          ``trainable.py``        ``plot_trainable``
 6          ``bench_plot.py``       ``plot_bench``
+8          ``segmentation.py``     ``plot_samples``, ``plot_history``, ``plot_freezing``
 =========  ======================  ======================
 
 ``_drawing.py`` holds what the diagrams share (canvas, palette, boxes, arrows). Every function
@@ -22,8 +23,9 @@ from .bench_plot import plot_bench
 from .feature_grid import feature_grid
 from .fpn_diagram import draw_fpn
 from .residual_block import draw_residual_block
+from .segmentation import plot_freezing, plot_history, plot_samples
 from .stage_flow import FLOW_STAGES, plot_stage_flow
 from .trainable import plot_trainable
 
 __all__ = ["FLOW_STAGES", "draw_fpn", "draw_residual_block", "feature_grid", "plot_bench", "plot_stage_flow",
-           "plot_trainable"]
+           "plot_trainable", "plot_freezing", "plot_history", "plot_samples"]

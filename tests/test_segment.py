@@ -1,0 +1,147 @@
+"""Training the U-Net: what each freeze mode lets move, the metrics, the checkpoint and the command."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torchvision.ops import FrozenBatchNorm2d
+
+from backbones_tutorial import segment
+from backbones_tutorial.__main__ import main
+
+TINY = segment.Settings(size=(33, 37), batch_size=2, max_steps=2, seconds=600, valid_images=2, lr=0.05)
+
+
+def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {n: t.detach().clone() for n, t in [*module.named_parameters(), *module.named_buffers()]}
+
+
+def moved(before: dict, module: nn.Module, kind: str) -> bool:
+    """Whether any parameter (kind="param") or BatchNorm running statistic (kind="stat") changed."""
+    after = dict(module.named_parameters()) if kind == "param" else {
+        n: b for n, b in module.named_buffers() if n.endswith(("running_mean", "running_var"))}
+    assert after, f"no {kind} to compare"
+    return any(not torch.equal(before[n], t) for n, t in after.items())
+
+
+# mode -> (backbone weights move, backbone running statistics move, BatchNorm class left in the backbone)
+EXPECTED = {
+    "none": (True, True, nn.BatchNorm2d),
+    "requires-grad": (False, True, nn.BatchNorm2d),  # the pitfall: statistics still follow the batches
+    "frozen-bn": (False, False, FrozenBatchNorm2d),
+    "bn-eval": (False, False, nn.BatchNorm2d),
+}
+
+
+@pytest.mark.parametrize("mode", list(EXPECTED))
+def test_what_moves_during_training_under_each_freeze_mode(mode):
+    weights, stats, norm = EXPECTED[mode]
+    settings = dataclasses.replace(TINY, freeze=mode)
+    model = segment.build_model(settings)
+    backbone_before, decoder_before = snapshot(model.backbone), snapshot(model.decoder)
+    history = segment.fit(model, settings)
+    assert len(history) == 2
+    assert moved(backbone_before, model.backbone, "param") is weights
+    assert moved(backbone_before, model.backbone, "stat") is stats
+    assert moved(decoder_before, model.decoder, "param"), "the decoder always trains"
+    norms = {type(m) for m in model.backbone.modules() if isinstance(m, (nn.BatchNorm2d, FrozenBatchNorm2d))}
+    assert norms == {norm}
+    decoder_params = sum(p.numel() for p in model.decoder.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    all_params = sum(p.numel() for p in model.parameters())
+    assert trainable == (all_params if mode == "none" else decoder_params)
+
+
+def test_bn_drift_by_hand():
+    before = {"bn": (torch.zeros(2), torch.tensor([1.0, 4.0]))}
+    after = {"bn": (torch.tensor([0.5, -1.0]), torch.tensor([9.0, 9.0]))}
+    # |0.5 - 0| / 1 = 0.5 and |-1 - 0| / 2 = 0.5: mean 0.5 (eps 0 here)
+    assert segment.bn_drift(before, after, eps=0.0) == pytest.approx(0.5)
+    assert segment.bn_drift(before, before) == 0.0
+
+
+def test_iou_per_class_by_hand():
+    target = np.array([[0, 1, 1, 2]])
+    pred = np.array([[1, 1, 0, 2]])
+    iou = segment.iou_per_class(pred, target)
+    assert iou["circle"] == pytest.approx(1 / 3)  # intersection 1 pixel, union 3
+    assert iou["rectangle"] == 1.0
+    assert np.isnan(iou["triangle"])  # in neither: no IoU, left out of the mean
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"backbone": "resnet7"}, "unknown backbone 'resnet7'; valid choices: 'resnet18', 'resnet34'"),
+    ({"freeze": "all"}, "unknown freeze mode 'all'; valid choices: 'none', 'requires-grad', 'frozen-bn', 'bn-eval'"),
+    ({"batch_size": 1}, "batch_size must be an int >= 2, got 1"),
+    ({"seconds": -1.0}, "seconds must be a number >= 0.1, got -1.0"),
+    ({"seed": -3}, "seed must be an int >= 0, got -3"),
+    ({"size": (16, 40)}, "size must be"),
+    ({"pretrained": "no/such.pt"}, "pretrained checkpoint 'no/such.pt' is not a file"),
+])
+def test_settings_are_checked_on_construction(change, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(TINY, **change)
+
+
+def test_pretrain_writes_a_checkpoint_that_loads_strictly_with_weights_only(tmp_path):
+    path = tmp_path / "b.pt"
+    info = segment.pretrain(dataclasses.replace(TINY, max_steps=1), path)
+    assert info["steps"] == 1 and info["backbone"] == "resnet18"
+    saved = torch.load(path, weights_only=True)["state_dict"]
+    model = segment.build_model(dataclasses.replace(TINY, pretrained=str(path), freeze="frozen-bn"))
+    assert torch.equal(model.backbone.layer4[1].conv2.weight, saved["layer4.1.conv2.weight"])
+    assert torch.equal(model.backbone.layer1[0].bn1.running_var, saved["layer1.0.bn1.running_var"])
+    with pytest.raises(ValueError, match="holds a 'resnet18' backbone, expected 'resnet34'"):
+        segment.build_model(dataclasses.replace(TINY, pretrained=str(path), backbone="resnet34"))
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["segment", "--freeze", "bogus"], "invalid choice: 'bogus'"),
+    (["segment", "--seconds", "0"], "seconds must be a number >= 0.1, got 0.0"),
+    (["segment", "--batch-size", "1"], "batch_size must be an int >= 2, got 1"),
+    (["segment", "--threads", "0"], "--threads must be >= 1, got 0"),
+    (["segment", "--pretrained", "missing.pt"], "pretrained checkpoint 'missing.pt' is not a file"),
+    (["freezing", "--seeds", "1", "-2"], "seed must be an int >= 0, got -2"),
+])
+def test_the_command_checks_its_arguments_before_training(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_command_prints_progress_and_ends_with_one_json_line(capsys):
+    main(["segment", "--max-steps", "2", "--batch-size", "2", "--seed", "4"])
+    captured = capsys.readouterr()
+    assert "[segment] step    1" in captured.err
+    record = json.loads(captured.out.strip().splitlines()[-1])
+    assert record["steps"] == 2 and record["freeze"] == "none" and record["seed"] == 4
+    assert 0 <= record["miou"] <= 1 and record["train_seconds"] > 0
+    assert record["trainable_params"] == record["total_params"] and record["bn_drift"] > 0
+
+
+def test_the_command_defaults_are_the_settings_defaults():
+    """The command line cannot import torch for --help, so it states its defaults again: they must agree."""
+    from backbones_tutorial.__main__ import parser
+
+    args = parser().parse_args(["segment"])
+    defaults = segment.Settings()
+    assert (args.seconds, args.max_steps, args.batch_size, args.backbone, args.freeze, args.seed) == (
+        defaults.seconds, defaults.max_steps, defaults.batch_size, defaults.backbone, defaults.freeze, defaults.seed)
+    assert args.freeze in segment.FREEZE_MODES and set(parser().parse_args(["segment"]).__dict__) >= {"threads"}
+
+
+@pytest.mark.parametrize("command", ["segment", "pretrain", "freezing"])
+def test_help_of_the_segmentation_commands_imports_no_torch(command):
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom backbones_tutorial.__main__ import main\ntry:\n    main(sys.argv[1:])\n"
+             "except SystemExit:\n    pass\nprint('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe, command, "--help"], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert out.startswith("usage: python -m backbones_tutorial " + command)
+    assert "example" in out and out.strip().splitlines()[-1] == "False"
