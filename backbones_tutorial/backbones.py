@@ -2,8 +2,9 @@
 
 Each family states only the order in which its forward calls its modules (its *steps*, up to the
 map its classifier head pools). Everything else is read from the modules: the model's steps are
-run once on the meta device (no memory, no arithmetic) at a few sizes, a level is the last step at
-each resolution below the input's, its channels and reduction are what the meta tensors say, and
+run on zeros at a few sizes (on the meta device for a model built there: no memory, no
+arithmetic), a level is the last step at each resolution below the input's, its channels and
+reduction are what the tensors say, and
 its rounding (``ceil`` for padded stride-2 convs, ``floor`` for unpadded patchify convs and pools)
 is what the odd sizes show. The pyramid shares the model's modules (``body`` *is* the model), so
 the model's weights, frozen or not, are the ones used; the head stays in ``body`` so that a
@@ -87,6 +88,22 @@ def meta_call(module: nn.Module, x: torch.Tensor) -> object:
             m.training = training
 
 
+def shape_call(module: nn.Module, x_shape: tuple[int, ...]) -> object:
+    """The output of ``module`` on zeros of ``x_shape``, for its shapes only: on the meta device
+    when the module is there, else on the module's own device in eval mode without gradients
+    (a small CPU model runs faster than the meta device's Python kernels). Modes are restored."""
+    p = next(module.parameters())
+    if p.is_meta:
+        return meta_call(module, torch.empty(x_shape, device="meta"))
+    modes = [(m, m.training) for m in module.modules()]
+    try:
+        with torch.no_grad():
+            return module.eval()(torch.zeros(x_shape, device=p.device, dtype=p.dtype))
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
 class _AllSteps(nn.Module):
     """Runs every step and returns every step's output as NCHW: what the level search probes."""
 
@@ -110,11 +127,11 @@ PROBES = ((PROBE, 255), (225, 133), (135, 231), (243, 249), (197, 201), (169, 17
 
 
 def find_levels(body: nn.Module, steps: list[Step], in_channels: int) -> tuple[list[int], Levels]:
-    """The index of the step closing each level, and the levels (read from meta tensors)."""
+    """The index of the step closing each level, and the levels (read from the tensors of probes)."""
     probe = _AllSteps(body, steps)
 
     def sides(h: int, w: int) -> list[tuple[int, int, int]]:
-        outs = meta_call(probe, torch.empty(1, in_channels, h, w, device="meta"))
+        outs = shape_call(probe, (1, in_channels, h, w))
         assert isinstance(outs, list)
         return [(o.shape[1], o.shape[2], o.shape[3]) for o in outs]  # (C, H, W) of each step
 

@@ -42,10 +42,10 @@ class ViTSimplePyramid(nn.Module):
             nn.Identity(),  # H/16
             nn.MaxPool2d(2, stride=2),  # H/16 -> H/32
         ])
-        from .backbones import meta_call  # the levels are read from meta tensors, as for the others
+        from .backbones import shape_call  # the levels are read from the tensors, as for the others
 
         n = vit.image_size
-        outs = meta_call(self, torch.empty(1, self.in_channels, n, n, device="meta"))
+        outs = shape_call(self, (1, self.in_channels, n, n))
         assert isinstance(outs, list)
         self.feature_info = Levels(FeatureInfo(f"p{n // o.shape[2]}", o.shape[1], n // o.shape[2], "floor")
                                    for o in outs)
