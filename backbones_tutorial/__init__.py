@@ -25,6 +25,10 @@ _EXPORTS = {
     **dict.fromkeys(("freeze", "unfreeze"), "freeze"),
     "predict_shapes": "predict",
     **dict.fromkeys(("check_claim", "claims_table", "find_claim", "measure"), "measure_claims"),
+    # Issue 12: pyramids of the modern torchvision backbones and their input-size contract.
+    "backbone": "backbones",
+    **dict.fromkeys(("contract", "pad_to_multiple"), "contract"),
+    "PyramidFPN": "fpn",
 }
 
 __all__ = list(_EXPORTS)

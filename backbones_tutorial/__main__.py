@@ -8,7 +8,7 @@ import pathlib
 import sys
 from typing import TYPE_CHECKING
 
-from .predictable import PREDICTABLE
+from .predictable import PREDICTABLE, SHAPES_CHOICES
 
 if TYPE_CHECKING:
     from .display import Table
@@ -20,11 +20,16 @@ DESCRIPTION = 'The command line of the book "CNN backbones in PyTorch".'
 SHAPES_HELP = """\
 Predict each stage's output shape, stride and parameter count of an
 architecture for an input size, from the convolution and pooling arithmetic
-(the model is built on the meta device; nothing is run)."""
+(the model is built on the meta device; nothing is run). Then state the
+input-size contract of its feature pyramid: each level's shape and stride,
+the divisor (the largest stride), the nearest padded size at which every
+level is exactly H/stride x W/stride, and whether the size is refused
+(a fixed-size ViT, a size too small)."""
 
 SHAPES_EXAMPLE = f"""\
-example:
-  {PROG} shapes resnet50 --size 225 300"""
+examples:
+  {PROG} shapes resnet50 --size 225 300
+  {PROG} shapes swin_t --size 225 300"""
 
 BENCH_HELP = """\
 Time each feature-extraction method against a bare forward pass (interleaved
@@ -60,6 +65,34 @@ def shapes_table(arch: str, size: tuple[int, int]) -> Table:
     return Table(("stage", "output (C x H x W)", "stride", "parameters"), rows, caption)
 
 
+def contract_report(arch: str, size: tuple[int, int], levels: bool) -> str:
+    """The input-size contract of ``backbone(arch)`` at ``size``: the levels (if ``levels``), the
+    divisor and the padded size. A refused size raises ValueError with the reason."""
+    from .contract import contract
+    from .display import Table, fmt_shape
+
+    c = contract(arch, size)
+    if c.refused:
+        raise ValueError(c.refused)
+    out = []
+    if levels:
+        rows = tuple((f.name, fmt_shape(s), f"/{f.reduction}", f.rounding) for f, s in zip(c.levels, c.shapes,
+                                                                                            strict=True))
+        caption = f"{arch} pyramid, input 3 x {size[0]} x {size[1]} (from the level sizes rule; nothing run)"
+        out.append(repr(Table(("level", "output (C x H x W)", "stride", "rounding"), rows, caption)))
+    out.append(f"divisor: {c.divisor} (the largest stride); every level is exactly H/stride x W/stride "
+               f"when H and W are multiples of {c.divisor}")
+    if c.fixed:
+        out.append(f"fixed size: {arch} takes only {c.fixed[0]} x {c.fixed[1]}")
+    elif c.exact:
+        out.append(f"{size[0]} x {size[1]} is exact at every level")
+    else:
+        out.append(f"{size[0]} x {size[1]} is not: the nearest padded size is {c.padded[0]} x {c.padded[1]} "
+                   f"(pad_to_multiple(x, {c.divisor}))")
+    out.append(f"minimum side: {c.minimum}")
+    return "\n".join(out)
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser; building it imports nothing but the standard library."""
     raw = argparse.RawDescriptionHelpFormatter
@@ -73,7 +106,7 @@ def parser() -> argparse.ArgumentParser:
         description=SHAPES_HELP,
         epilog=SHAPES_EXAMPLE,
     )
-    shapes.add_argument("arch", choices=PREDICTABLE, metavar="ARCH", help="one of: " + ", ".join(PREDICTABLE))
+    shapes.add_argument("arch", choices=SHAPES_CHOICES, metavar="ARCH", help="one of: " + ", ".join(SHAPES_CHOICES))
     shapes.add_argument("--size", nargs=2, type=int, default=(224, 224), metavar=("H", "W"),
                         help="input height and width (default: 224 224)")
     bench = commands.add_parser(
@@ -101,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         from .predict import SizeTooSmall
 
         try:
-            print(repr(shapes_table(args.arch, tuple(args.size))))
+            size = (args.size[0], args.size[1])
+            report = contract_report(args.arch, size, levels=args.arch not in PREDICTABLE)
+            if args.arch in PREDICTABLE:
+                print(repr(shapes_table(args.arch, size)))
+            print(report)
         except (SizeTooSmall, ValueError) as e:
             cli.exit(2, f"error: {e}\n")
     elif args.command == "bench":

@@ -180,4 +180,31 @@ CLAIMS: tuple[Claim, ...] = (
          S("layer2", (128, 28, 28), 1_116_416), S("layer3", (256, 14, 14), 6_822_400)),
         ((256, 14, 14),), 8_170_304,
     ),
+    # --- Chapter 7: pyramids of the modern families (backbones.backbone), one input of 224 x 224 --
+    # The pyramid calls the modules of ``body`` (the whole torchvision model, head included, never
+    # called as a whole, so torchinfo gives it no output shape); the totals are torchvision's
+    # ``num_params`` of each model (tests/test_backbones.py checks them). Level widths: ConvNeXt-T
+    # 96-192-384-768 (Liu et al. 2022, section 2.6), EfficientNet-B0's stages 16/24/40/112 and its
+    # 1x1 head conv 1280 (Tan & Le 2019, table 1), MobileNetV3-Small 16/16/24/48 and 576 (Howard et
+    # al. 2019, table 2), RegNetX-400MF stem 32 and widths 32/64/160/400 (Radosavovic et al. 2020),
+    # Swin-T C = 96 doubling per stage (Liu et al. 2021, section 3.3), ViT-B/16 D = 768.
+    Claim("convnext_tiny_pyramid", (3, 224, 224), (S("body", (), 28_589_128),),
+          ((96, 56, 56), (192, 28, 28), (384, 14, 14), (768, 7, 7)), 28_589_128),
+    Claim("efficientnet_b0_pyramid", (3, 224, 224), (S("body", (), 5_288_548),),
+          ((16, 112, 112), (24, 56, 56), (40, 28, 28), (112, 14, 14), (1280, 7, 7)), 5_288_548),
+    Claim("mobilenet_v3_small_pyramid", (3, 224, 224), (S("body", (), 2_542_856),),
+          ((16, 112, 112), (16, 56, 56), (24, 28, 28), (48, 14, 14), (576, 7, 7)), 2_542_856),
+    Claim("regnet_x_400mf_pyramid", (3, 224, 224), (S("body", (), 5_495_976),),
+          ((32, 112, 112), (32, 56, 56), (64, 28, 28), (160, 14, 14), (400, 7, 7)), 5_495_976),
+    Claim("swin_t_pyramid", (3, 224, 224), (S("body", (), 28_288_354),),
+          ((96, 56, 56), (192, 28, 28), (384, 14, 14), (768, 7, 7)), 28_288_354),
+    # Swin at 225 x 300: the stem floors (225 // 4 = 56, 300 // 4 = 75), each merge rounds up
+    # (56 -> 28 -> 14 -> 7; 75 -> 38 -> 19 -> 10): neither ceil(n / r) nor floor(n / r) at once.
+    Claim("swin_t_pyramid", (3, 225, 300), (S("body", (), 28_288_354),),
+          ((96, 56, 75), (192, 28, 38), (384, 14, 19), (768, 7, 10)), 28_288_354),
+    # ViT-B/16's simple pyramid: the ViT (86,567,656) plus the new scales: two 2x2 deconvs
+    # 768 -> 384 (4*768*384 + 384 = 1,180,032 each), a LayerNorm2d(384) (768) and a 2x2 deconv
+    # 384 -> 192 (4*384*192 + 192 = 295,104): 2,655,936.
+    Claim("vit_b_16_pyramid", (3, 224, 224), (S("body", (), 86_567_656), S("scales", (), 2_655_936)),
+          ((192, 56, 56), (384, 28, 28), (768, 14, 14), (768, 7, 7)), 89_223_592),
 )

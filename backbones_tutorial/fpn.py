@@ -101,3 +101,21 @@ class ResNetFPN(nn.Module):
 def resnet50_fpn(out_channels: int = 256) -> ResNetFPN:
     """A randomly initialised ResNet50-FPN: P2..P5, ``out_channels`` each, strides 4 to 32."""
     return ResNetFPN(resnet_features(50), out_channels)
+
+
+class PyramidFPN(nn.Module):
+    """Any pyramid that declares ``feature_info`` (``backbone("convnext_tiny")``, a ``ResNetFeatures``)
+    followed by an FPN with one output per level, each of ``out_channels`` at its level's size."""
+
+    def __init__(self, body: nn.Module, out_channels: int = 256) -> None:
+        super().__init__()
+        levels = getattr(body, "feature_info", None)
+        if not isinstance(levels, Levels):
+            raise TypeError(f"body must declare feature_info (a Levels, e.g. backbone('convnext_tiny')), "
+                            f"got {type(body).__name__} with feature_info={levels!r}")
+        self.body = body
+        self.fpn = FPN(levels.channels, out_channels)  # read, never typed: 96/192/384/768 for ConvNeXt-T
+        self.feature_info = Levels(FeatureInfo(f"p_{f.name}", out_channels, f.reduction, f.rounding) for f in levels)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.fpn(self.body(x))  # one (B, out, H_i, W_i) per level of the body

@@ -9,6 +9,7 @@ in ``predictable.py``, which imports no torch, so the command line's ``--help`` 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +24,15 @@ from .predictable import PREDICTABLE
 from .pyramid import resnet_features
 from .resnet import RESNETS
 from .zoo import resnet34_to_layer3, vgg16_blocks
+
+# Chapter 7: the smallest member of each modern family, as backbone() builds its pyramid.
+MODERN_PYRAMIDS = ("convnext_tiny", "efficientnet_b0", "mobilenet_v3_small", "regnet_x_400mf", "swin_t", "vit_b_16")
+
+
+def _pyramid(name: str) -> nn.Module:
+    from .backbones import backbone
+
+    return backbone(name)
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,8 @@ MODELS: dict[str, Entry] = {
         Entry("resnet50_fpn", resnet50_fpn, "extractor"),
         Entry("vgg16_blocks", vgg16_blocks, "extractor"),
         Entry("resnet34_to_layer3", resnet34_to_layer3, "extractor"),
+        # Chapter 7: pyramids of the modern families (``backbones.backbone``), head kept in ``body``.
+        *(Entry(f"{n}_pyramid", functools.partial(_pyramid, n), "extractor") for n in MODERN_PYRAMIDS),
     )
 }
 

@@ -53,7 +53,10 @@ def test_help_examples_parse():
 def test_shapes_help_lists_exactly_the_predictable_models():
     text, _ = run_cli("shapes", "--help")
     listed = " ".join(text.split()).split("ARCH one of: ")[1].split(" options:")[0]
-    assert [name.strip() for name in listed.split(",")] == list(PREDICTABLE)
+    from backbones_tutorial.predictable import SHAPES_CHOICES  # the predictable models, then the pyramids
+
+    assert [name.strip() for name in listed.split(",")] == list(SHAPES_CHOICES)
+    assert list(SHAPES_CHOICES[: len(PREDICTABLE)]) == list(PREDICTABLE)
     assert set(PREDICTABLE) <= set(MODELS), "every predictable name must be a registered model"
     assert [n for n, e in MODELS.items() if e.predictable] == list(PREDICTABLE)
 
