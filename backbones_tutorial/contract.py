@@ -20,14 +20,8 @@ from .predictable import PYRAMIDS
 
 
 def level_sizes(levels: Levels, height: int, width: int) -> list[tuple[int, int]]:
-    """(H, W) of every level for an input of ``height`` x ``width``, chained level by level."""
-    sizes, (h, w), prev = [], (height, width), 1
-    for f in levels:
-        step = f.reduction // prev
-        h, w = level_size(h, step, f.rounding), level_size(w, step, f.rounding)  # (H/r, W/r), rounded
-        sizes.append((h, w))
-        prev = f.reduction
-    return sizes
+    """(H, W) of every level for an input of ``height`` x ``width``: ``Levels.sizes``, the one rule."""
+    return levels.sizes(height, width)
 
 
 def minimum_side(levels: Levels, limit: int = 4096) -> int:

@@ -14,6 +14,13 @@ How big a level is for a given input is stated here once, in ``level_size``:
 
 Both agree with ``n / r`` exactly when ``n`` is a multiple of ``r``, which is why a claim true at
 224 can fail at 225.
+
+A level's ``rounding`` says how its side follows from the previous level's (the input's for the
+first), and ``Levels.sizes`` chains them: the one rule, for every pyramid. Where every step rounds
+the same way (ResNet, VGG) the chain equals one rounding from the input, ``FeatureInfo.size``;
+Swin floors at its patchify stem and rounds up at each patch merging, so only the chain is exact
+(a 225-pixel side gives 56 at ``r = 4``, then 28, 14 and 7, where one ceil from the input would give
+29, 15 and 8).
 """
 
 from __future__ import annotations
@@ -66,7 +73,9 @@ class FeatureInfo:
             )
 
     def size(self, height: int, width: int) -> tuple[int, int]:
-        """(H, W) of this level for an input of ``height`` x ``width``."""
+        """(H, W) of this level for an input of ``height`` x ``width``, rounded once from the input:
+        exact where every level before it rounds the same way (ResNet, VGG); a pyramid with mixed
+        roundings (Swin) needs the chain, ``feature_info.sizes(height, width)``."""
         return level_size(height, self.reduction, self.rounding), level_size(width, self.reduction, self.rounding)
 
     def shape(self, height: int, width: int) -> tuple[int, int, int]:
@@ -127,6 +136,21 @@ class Levels(tuple[FeatureInfo, ...]):
             raise ValueError(f"unknown level {unknown[0]!r}; valid choices: {', '.join(map(repr, self.names))}")
         return Levels(f for f in self if f.name in names)
 
+    def sizes(self, height: int, width: int) -> list[tuple[int, int]]:
+        """(H, W) of every level for an input of ``height`` x ``width``, chained level by level: each
+        level's side is the previous level's (the input's for the first) divided by the step between
+        their reductions, rounded as the level declares (see the module docstring)."""
+        sizes, (h, w), previous = [], (height, width), 1
+        for f in self:
+            if f.reduction % previous:
+                raise ValueError(f"level {f.name!r}: reduction {f.reduction} is not a multiple of the previous "
+                                 f"level's {previous}, so its side cannot be chained from it")
+            step = f.reduction // previous
+            h, w = level_size(h, step, f.rounding), level_size(w, step, f.rounding)  # (H/r, W/r), rounded
+            sizes.append((h, w))
+            previous = f.reduction
+        return sizes
+
     def shapes(self, height: int, width: int) -> list[tuple[int, int, int]]:
-        """(C, H, W) of every level for an input of ``height`` x ``width``."""
-        return [f.shape(height, width) for f in self]
+        """(C, H, W) of every level for an input of ``height`` x ``width`` (chained, see ``sizes``)."""
+        return [(f.channels, h, w) for f, (h, w) in zip(self, self.sizes(height, width), strict=True)]

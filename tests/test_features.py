@@ -171,3 +171,28 @@ def test_the_registry_builds_every_claimed_model_and_predicts_the_classifiers():
     assert {c.model for c in CLAIMS} <= set(MODELS)
     assert set(PREDICTABLE) == {f"resnet{d}" for d in DEPTHS} | {"vgg16"}
     assert all(MODELS[name].kind in ("block", "classifier", "extractor") for name in MODELS)
+
+
+def test_levels_sizes_chain_mixed_roundings_as_swin_computes_them():
+    # Swin: a 4x4/4 patchify conv floors (225 -> 56), each 2x2 patch merging pads and rounds up.
+    # Hand arithmetic: 56, 28, 14, 7; rounding once from the input would give ceil(225/8) = 29 at /8.
+    levels = Levels([FeatureInfo("stem", 96, 4, "floor"), FeatureInfo("s2", 192, 8, "ceil"),
+                     FeatureInfo("s3", 384, 16, "ceil"), FeatureInfo("s4", 768, 32, "ceil")])
+    assert levels.sizes(225, 231) == [(56, 57), (28, 29), (14, 15), (7, 8)]
+    assert levels.shapes(225, 231)[1] == (192, 28, 29)
+    assert levels[1].size(225, 231) == (29, 29)  # one step from the input: not Swin's side at 225
+
+
+@pytest.mark.parametrize("rounding", ["ceil", "floor"])
+@pytest.mark.parametrize("side", [33, 63, 97, 225, 301])  # >= 32: a floor pyramid keeps every level
+def test_levels_sizes_equal_one_rounding_from_the_input_when_every_step_rounds_alike(rounding, side):
+    levels = Levels(FeatureInfo(f"l{r}", 8, r, rounding) for r in (2, 4, 8, 16, 32))
+    one = [-(-side // r) if rounding == "ceil" else side // r for r in (2, 4, 8, 16, 32)]  # by hand
+    expected = [(n, n) for n in one]
+    assert levels.sizes(side, side) == expected == [f.size(side, side) for f in levels]
+
+
+def test_levels_sizes_refuse_a_reduction_that_does_not_divide_the_next():
+    levels = Levels([FeatureInfo("a", 8, 2), FeatureInfo("b", 8, 3)])
+    with pytest.raises(ValueError, match=r"reduction 3 is not a multiple of the previous level's 2"):
+        levels.sizes(64, 64)
