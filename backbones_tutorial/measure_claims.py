@@ -49,12 +49,19 @@ def measure(model: nn.Module, input_shape: tuple[int, ...]) -> Measurement:
     check_type(model, nn.Module, "model")
     _check_input_shape(input_shape)
     was_training = model.training
-    try:  # a plain forward first: a bad input fails with the model's own message, not torchinfo's
-        with torch.no_grad():
-            outputs = tuple(tuple(t.shape[1:]) for t in _tensors(model.eval()(torch.zeros(1, *input_shape))))
+    returned: list[object] = []  # what torchinfo's one forward returned, caught by a hook
+    hook = model.register_forward_hook(lambda _m, _i, out: returned.append(out))
+    try:
         stats = summary(model, input_size=(1, *input_shape), depth=1, verbose=0, mode="eval", device="cpu")
+    except RuntimeError:  # torchinfo hides the cause under "Failed to run torchinfo": show the model's own
+        hook.remove()
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *input_shape))
+        raise
     finally:
+        hook.remove()
         model.train(was_training)
+    outputs = tuple(tuple(t.shape[1:]) for t in _tensors(returned[-1]))
     _top, *layers = stats.summary_list
     stages = tuple(
         Stage(layer.var_name, tuple(layer.output_size[1:]), layer.num_params)
