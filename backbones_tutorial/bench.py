@@ -33,6 +33,7 @@ from .bench_report import (  # noqa: F401  (the chapter and the command read the
     rounds_text,
     table,
     targets,
+    verdict_of,
     verdict_text,
 )
 from .checks import check_choice

@@ -9,6 +9,7 @@ from .display import Table, fmt_int
 from .methods import runs_only_needed_layers
 from .resnet import STAGES
 from .verdicts import FASTER, SLOWER, UNDECIDED, WITHIN
+from .verdicts import decide as verdict_of  # noqa: F401  (bench re-exports it)
 
 if TYPE_CHECKING:
     from .bench import Results, Settings

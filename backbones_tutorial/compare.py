@@ -27,7 +27,7 @@ from .display import Table
 from .extract import truncate
 from .methods import METHOD_TABLE, METHODS, STAGES, BareForward, HookExtractor, build_extractor
 
-_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
+_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
 
 
 def same_tensors(got: Sequence[torch.Tensor], expected: Sequence[torch.Tensor]) -> bool:
