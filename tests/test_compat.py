@@ -62,8 +62,10 @@ def test_the_committed_resnet50_matrix_gives_the_same_answers(small):
     record = bench.load(COMMITTED)[0].compatibility
     cells = compat.load_cells(record)
     assert record["model"] == "resnet50" and record["input"][2] % 2 == 1
-    assert {(c.method, c.tool) for c in cells} == {(m, t) for m in METHODS for t in compat.TOOLS}
-    assert {(c.method, c.tool) for c in cells if not c.works} == EXPECTED_NO
+    tools = list(dict.fromkeys(c.tool for c in cells))  # a run may leave out the compiles and ONNX
+    assert set(tools) >= set(compat.TOOLS) - set(SLOW)
+    assert {(c.method, c.tool) for c in cells} == {(m, t) for m in METHODS for t in tools}
+    assert {(c.method, c.tool) for c in cells if not c.works} == {(m, t) for m, t in EXPECTED_NO if t in tools}
 
 
 def test_a_cell_leaves_the_model_alone_and_names_bad_arguments(small, x):
@@ -111,7 +113,12 @@ def test_repro_a_deepcopy_of_hooks_writes_into_the_originals_store(small, x):
 
 
 def test_repro_torchscript_refuses_a_python_forward_hook(small):
-    model = copy.deepcopy(small)
-    model.layer2.register_forward_hook(lambda mod, args, out: None)
-    with pytest.raises(Exception, match="Hook|hook"):
+    """A hook that stores the output, as every extraction hook does: TorchScript cannot compile it."""
+    model, store = copy.deepcopy(small), {}
+
+    def hook(module: torch.nn.Module, args: tuple, output: torch.Tensor) -> None:
+        store["layer2"] = output
+
+    model.layer2.register_forward_hook(hook)
+    with pytest.raises(RuntimeError, match="Hook 'hook' on module 'Sequential'"):
         torch.jit.script(model)
