@@ -120,7 +120,7 @@ def _writable(path: pathlib.Path, option: str, cli: argparse.ArgumentParser) -> 
     """Refuse, before anything runs, a path whose file cannot be created or overwritten."""
     parent = next((p for p in path.absolute().parents if p.exists()), None)
     if path.is_dir() or (path.exists() and not os.access(path, os.W_OK)) or (
-            not path.exists() and (parent is None or not os.access(parent, os.W_OK))):
+            not path.exists() and (parent is None or not parent.is_dir() or not os.access(parent, os.W_OK))):
         cli.exit(2, f"error: {option} {path}: cannot write that file (a directory, or no write permission); "
                     "give a writable file path\n")
 

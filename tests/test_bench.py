@@ -68,7 +68,7 @@ def test_the_command_and_the_readme_print_each_verdict_never_met_outside_the_tol
 def test_a_quick_run_says_its_verdicts_are_not_meaningful():
     run = _results(ALL_WITHIN, quick=True)
     assert all(line.startswith("not meaningful (quick smoke run): ") for line in bench.format_targets(run))
-    assert "MISSED" not in bench.markdown_summary([run]) and "met" not in bench.markdown_summary([run])
+    assert "missed" not in bench.markdown_summary([run]) and "- met:" not in bench.markdown_summary([run])
     assert bench.verdict_text("slower", True, run.settings) == "(slower: quick, not meaningful)"
 
 
