@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torchvision
 from torch import nn
-from torch.utils import benchmark
 
 from .bench_report import (  # noqa: F401  (the chapter and the command read them here)
     WORKLOADS,
@@ -126,6 +125,8 @@ def _cpu_name() -> str:
 def timed_calls(candidates: dict[str, Callable[[], object]], threads: int) -> Callable[[str], float]:
     """``measure(name)``: the seconds of one call of ``candidates[name]``, by
     ``torch.utils.benchmark.Timer`` (which synchronises CUDA and fixes the thread count)."""
+    from torch.utils import benchmark  # imported when timing: its import logs a CUDA-less warning
+
     timers = {name: benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
               for name, fn in candidates.items()}
     return lambda name: timers[name].timeit(1).times[0]
