@@ -4,6 +4,7 @@ the feature-extraction methods. Each command imports torch only when it runs, so
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 from typing import TYPE_CHECKING
@@ -114,10 +115,19 @@ def parser() -> argparse.ArgumentParser:
         description=BENCH_HELP,
         epilog=BENCH_EXAMPLE,
     )
-    bench.add_argument("--quick", action="store_true", help="a smoke run: 64x64 input, 3 rounds")
+    bench.add_argument("--quick", action="store_true",
+                       help="a smoke run: 64x64 input, 3 rounds, one memory process, a small matrix without "
+                            "the compiles; its verdicts are not meaningful")
     bench.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                        help="auto (default): the CPU, and CUDA too when it is available")
-    bench.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 30; 3 with --quick)")
+    bench.add_argument("--rounds", type=int, default=None,
+                       help="the least number of interleaved rounds (default 30; 3 with --quick); more are added "
+                            "until every interval is narrow enough or the budget is spent")
+    bench.add_argument("--budget", type=float, default=None,
+                       help="seconds for all the timing rounds of one device (default 360)")
+    bench.add_argument("--threads", type=int, default=None, help="torch threads for every timed call (default 1)")
+    bench.add_argument("--no-matrix", action="store_true",
+                       help="skip the compatibility matrix (ResNet50; its compiles take minutes)")
     bench.add_argument("--size", type=int, default=None, help="input side (default 224; 64 with --quick)")
     bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     bench.add_argument("--out", type=pathlib.Path, default=pathlib.Path("bench-results/bench.json"),
@@ -148,7 +158,28 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _writable(path: pathlib.Path, option: str, cli: argparse.ArgumentParser) -> None:
+    """Refuse, before anything runs, a path whose file cannot be created or overwritten."""
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if path.is_dir() or (path.exists() and not os.access(path, os.W_OK)) or (
+            not path.exists() and (parent is None or not parent.is_dir() or not os.access(parent, os.W_OK))):
+        cli.exit(2, f"error: {option} {path}: cannot write that file (a directory, or no write permission); "
+                    "give a writable file path\n")
+
+
 def run_bench(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
+    rounds = args.rounds if args.rounds is not None else (3 if args.quick else 30)
+    size = args.size if args.size is not None else (64 if args.quick else 224)
+    if rounds < 3 or size < 32:
+        cli.exit(2, f"error: need --rounds >= 3 and --size >= 32, got --rounds {rounds} and --size {size}\n")
+    if args.budget is not None and args.budget <= 0:
+        cli.exit(2, f"error: --budget must be a positive number of seconds, got {args.budget}\n")
+    if args.threads is not None and args.threads < 1:
+        cli.exit(2, f"error: --threads must be at least 1, got {args.threads}\n")
+    _writable(args.out, "--out", cli)
+    if args.plot:
+        _writable(args.plot, "--plot", cli)
+
     import torch
 
     from . import bench
@@ -159,23 +190,28 @@ def run_bench(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
         devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
     else:
         devices = [args.device]
-    rounds = args.rounds or (3 if args.quick else 30)
-    size = args.size or (64 if args.quick else 224)
-    if rounds < 3 or size < 32:
-        cli.exit(2, f"error: need --rounds >= 3 and --size >= 32, got {rounds} and {size}\n")
+    default = bench.Settings()
     runs = []
-    for device in devices:
-        settings = bench.Settings(device=device, size=size, rounds=rounds, warmup=1 if args.quick else 3,
-                                  memory=not args.no_memory)
+    for k, device in enumerate(devices):
+        settings = bench.Settings(
+            device=device, size=size, rounds=rounds, max_rounds=rounds if args.quick else default.max_rounds,
+            budget_s=args.budget or default.budget_s, warmup=1 if args.quick else default.warmup,
+            threads=args.threads or default.threads, memory=not args.no_memory, quick=args.quick)
 
         def progress(step: str, device: str = device) -> None:
             print(f"[bench {device}] {step}", file=sys.stderr, flush=True)
 
-        results = bench.run(settings, progress=progress)
+        results = bench.run(settings, progress=progress, matrix=k == 0 and not args.no_matrix)  # matrix: CPU
         runs.append(results)
         print(repr(bench.table(results)))
+        if args.quick:
+            print("  a quick smoke run: every code path once; its verdicts are not meaningful")
         for line in bench.format_targets(results):
             print(f"  {line}")
+        if results.compatibility:
+            from .compat import matrix_table
+
+            print(repr(matrix_table(results.compatibility)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(bench.to_json(runs))
     print(f"wrote {args.out}")

@@ -20,13 +20,14 @@ from torch import nn
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from .bench import Results, Settings, Target, fmt_mib
+from .bench import Results, Settings, Target, fmt_mib, rounds_text
 from .checks import check_choice
+from .compat import works as compat_works
 from .display import Table
 from .extract import truncate
-from .methods import METHOD_TABLE, METHODS, STAGES, TOOLS, BareForward, HookExtractor, build_extractor
+from .methods import METHOD_TABLE, METHODS, STAGES, BareForward, HookExtractor, build_extractor
 
-_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
+_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
 
 
 def same_tensors(got: Sequence[torch.Tensor], expected: Sequence[torch.Tensor]) -> bool:
@@ -172,9 +173,10 @@ def _yes_no(flag: bool) -> str:
 
 def comparison_table(run: Results, lines: Mapping[str, int], nested: Mapping[str, bool]) -> Table:
     """One row per method: the lines of its snippet, whether it needs the source, whether it
-    reaches a nested module, the compatibility matrix, and the benchmark's parameters, time ratio
+    reaches a nested module, how many tools of the compatibility matrix work, and the benchmark's parameters, time ratio
     and peak memory for each workload (``a / b``), then its pitfall."""
     workloads = list(run.workloads)
+    works = compat_works(run.compatibility)
 
     def per_workload(method: str, fmt) -> str:
         return " / ".join(fmt(run.result(method, w)) for w in workloads)
@@ -182,7 +184,7 @@ def comparison_table(run: Results, lines: Mapping[str, int], nested: Mapping[str
     rows = tuple(
         (
             m.name, str(lines[m.name]), m.source, _yes_no(nested[m.name]),
-            *(_yes_no(run.compatibility[m.name][tool]) for tool in TOOLS),
+            f"{sum(works[m.name].values())} of {len(works[m.name])}",
             per_workload(m.name, lambda r: f"{r.params / 1e6:.1f}M"),
             per_workload(m.name, lambda r: f"{r.ratio_median:.2f}"),
             per_workload(m.name, lambda r: fmt_mib(r.peak_memory_mib)),
@@ -192,11 +194,12 @@ def comparison_table(run: Results, lines: Mapping[str, int], nested: Mapping[str
     )
     s = run.settings
     return Table(
-        ("method", "lines", "needs source", "nested", *TOOLS, "parameters", "time / bare", "peak MiB", "pitfall"),
+        ("method", "lines", "needs source", "nested", "tools that work", "parameters", "time / bare", "peak MiB",
+         "pitfall"),
         rows,
         caption=(f"{_WORDS[len(METHOD_TABLE)].capitalize()} ways to extract ResNet50 features. Parameters, "
                  f"time and memory: {' / '.join(workloads)}; {s.device}, input {s.batch} x 3 x {s.size} x "
-                 f"{s.size}, median of {s.rounds} rounds"),
+                 f"{s.size}, median of {rounds_text(run)}"),
     )
 
 

@@ -11,7 +11,6 @@ that every method returns exactly the reference's tensors; ``bench`` measures wh
 
 from __future__ import annotations
 
-import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,13 +23,11 @@ from torchvision.models.feature_extraction import create_feature_extractor
 
 from .checks import check_choice
 from .extract import truncate
-from .pyramid import ResNetBackbone, ResNetFeatures
-from .resnet import LEVELS, STAGES
+from .resnet import STAGES
 
 ALWAYS, NEVER = "always", "never"
 WHEN_LAST_STAGE = f"only when {STAGES[-1]} is the deepest requested"
 STOP_RULES = (ALWAYS, NEVER, WHEN_LAST_STAGE)  # when a method computes nothing past the deepest layer
-TOOLS = ("torch.fx", "TorchScript", "torch.compile")  # what ``compatibility`` tries
 
 
 def _check_layers(layers: Sequence[str]) -> list[str]:
@@ -87,12 +84,12 @@ class ChildrenSlices(nn.Module):
 
 
 class Select(nn.Module):
-    """Keep some of the levels a pyramid model returns (it still computes all of them)."""
+    """Keep some of the four stages a model returns (it still computes all of them)."""
 
     def __init__(self, pyramid: nn.Module, layers: Sequence[str]) -> None:
         super().__init__()
         self.pyramid = pyramid
-        self.indices = [LEVELS.index(name) for name in _check_layers(layers)]
+        self.indices = [STAGES.index(name) for name in _check_layers(layers)]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         levels = self.pyramid(x)
@@ -145,21 +142,51 @@ class HookExtractor(nn.Module):
         self._handles = []
 
 
+class ResNetStages(torchvision.models.ResNet):
+    """Method 2 as chapter 6 shows it: torchvision's ResNet whose forward returns the four stages."""
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (B, 64, H/4, W/4)
+        c2 = self.layer1(x)  # (B, 64*e, H/4, W/4)
+        c3 = self.layer2(c2)  # (B, 128*e, H/8, W/8)
+        c4 = self.layer3(c3)  # (B, 256*e, H/16, W/16)
+        c5 = self.layer4(c4)  # (B, 512*e, H/32, W/32)
+        return [c2, c3, c4, c5]
+
+
+class StagesWrapper(nn.Module):
+    """Method 3 as chapter 6 shows it: a finished ResNet kept as ``body``, its layers called in order."""
+
+    def __init__(self, resnet: torchvision.models.ResNet) -> None:
+        super().__init__()
+        self.body = resnet  # its parameters are now named body.conv1.weight, ...
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        r = self.body
+        x = r.maxpool(r.relu(r.bn1(r.conv1(x))))  # (B, 64, H/4, W/4)
+        c2 = r.layer1(x)  # (B, 64*e, H/4, W/4)
+        c3 = r.layer2(c2)  # (B, 128*e, H/8, W/8)
+        c4 = r.layer3(c3)  # (B, 256*e, H/16, W/16)
+        c5 = r.layer4(c4)  # (B, 512*e, H/32, W/32)
+        return [c2, c3, c4, c5]
+
+
 def _subclass(model: torchvision.models.ResNet, layers: list[str]) -> nn.Module:
-    """Method 2: ``ResNetFeatures``, the subclass whose forward returns the pyramid, with the
-    model's weights loaded strictly."""
+    """Method 2: ``ResNetStages``, with the model's weights loaded strictly, in the model's mode.
+    (The package's ``ResNetFeatures`` of chapter 4 also returns the stem map: not what chapter 6
+    shows, and its memory would be charged to the method.)"""
     block, counts = type(model.layer1[0]), [len(getattr(model, s)) for s in STAGES]
     reference = next(model.parameters())
     with torch.device("meta"):  # no random initialisation: load_state_dict sets every value below
-        features = ResNetFeatures(block, counts)
+        features = ResNetStages(block, counts)
     features = features.to_empty(device=reference.device).to(reference.dtype)
     features.load_state_dict(model.state_dict(), strict=True)
-    return Select(features.train(model.training), layers)  # in the model's mode, like the other methods
+    return Select(features.train(model.training), layers)
 
 
 def _wrapper(model: torchvision.models.ResNet, layers: list[str]) -> nn.Module:
-    """Method 3: ``ResNetBackbone``, the wrapper that calls the model's layers in order."""
-    return Select(ResNetBackbone(model), layers)
+    """Method 3: ``StagesWrapper``, the wrapper that calls the model's layers in order."""
+    return Select(StagesWrapper(model), layers)
 
 
 def _fx(model: torchvision.models.ResNet, layers: list[str]) -> nn.Module:
@@ -229,42 +256,3 @@ def build_extractor(method: str, model: torchvision.models.ResNet, layers: Seque
     if not isinstance(model, torchvision.models.ResNet):
         raise TypeError(f"build_extractor expects a torchvision.models.ResNet, got {type(model).__name__}")
     return record.build(model, _check_layers(layers))
-
-
-def compatibility(
-    method: str, model: torchvision.models.ResNet, layers: Sequence[str], tools: Sequence[str] = TOOLS
-) -> dict[str, bool]:
-    """Try the extractor with each of ``tools`` (torch.fx, TorchScript, torch.compile); True where
-    the result runs and returns the same tensors as the extractor itself.
-
-    ``torch.compile`` is asked for one graph (``fullgraph=True``, the ``eager`` backend: the
-    capture is what is tested, not code generation). TorchScript is deprecated in recent
-    PyTorch but still what many deployment paths use.
-    """
-    for tool in tools:
-        check_choice(tool, TOOLS, "compatibility tool")
-    extractor = build_extractor(method, model, layers).eval()
-    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        want = extractor(x)
-
-    def same(fn) -> bool:
-        try:
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                got = fn()(x)
-            return len(got) == len(want) and all(torch.equal(a, b) for a, b in zip(got, want, strict=True))
-        except Exception:  # any failure to trace, script or compile counts as "does not work"
-            return False
-
-    attempts: dict[str, Callable[[], Callable]] = {
-        "torch.fx": lambda: torch.fx.symbolic_trace(extractor),
-        "TorchScript": lambda: torch.jit.script(extractor),
-        "torch.compile": lambda: torch.compile(extractor, backend="eager", fullgraph=True),
-    }
-    result = {tool: same(attempts[tool]) for tool in tools}
-    if "torch.compile" in tools:
-        torch._dynamo.reset()
-    if isinstance(extractor, HookExtractor):
-        extractor.remove()
-    return result

@@ -16,7 +16,6 @@ from backbones_tutorial.methods import (
     HookExtractor,
     Method,
     build_extractor,
-    compatibility,
     method_record,
     runs_only_needed_layers,
 )
@@ -184,5 +183,3 @@ def test_bad_arguments_are_named(small_resnet):
         runs_only_needed_layers("slicing", ["layer2"])
     with pytest.raises(TypeError, match="torchvision.models.ResNet, got Sequential"):
         build_extractor("fx", torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3)), ["layer2"])
-    with pytest.raises(ValueError, match="unknown compatibility tool 'onnx'; valid choices: 'torch.fx'"):
-        compatibility("fx", small_resnet, ["layer2"], tools=["onnx"])

@@ -1,5 +1,5 @@
 """plot_bench draws one bar per method and run, with the median ratio as its length and the
-interquartile range as its error bar, one panel per workload."""
+95 % interval of the median as its error bar, one panel per workload."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from backbones_tutorial.viz import plot_bench
 
 
 def row(method: str, median: float, iqr: tuple[float, float]) -> MethodResult:
-    return MethodResult(method=method, ratio_median=median, ratio_iqr=iqr, ms_median=10.0, params=1,
-                        peak_memory_mib=None)
+    return MethodResult(method=method, ratio_median=median, ratio_interval=iqr, verdict="within", rounds=30,
+                        settled=True, ms_median=10.0, params=1, peak_memory_mib=None)
 
 
 def run(device: str, scale: float) -> Results:
@@ -46,7 +46,7 @@ def error_bars(ax) -> list[list[tuple[float, float]]]:
     return out
 
 
-def test_plot_bench_draws_each_median_with_its_interquartile_range_per_workload():
+def test_plot_bench_draws_each_median_with_its_interval_per_workload():
     fig = plot_bench([run("cpu", 1.0), run("cuda", 2.0)])
     assert isinstance(fig, Figure)
     ax_all, ax_l2 = fig.axes

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # bench imports torchvision and the methods; the figure only 
 
 def plot_bench(runs: Sequence[Results]) -> Figure:
     """Median time of each extraction method relative to the bare forward, one panel per
-    workload, with the interquartile range of the per-round ratios as error bars.
+    workload, with the 95 % bootstrap interval of each median as its error bar.
 
     ``runs`` is what ``bench.load(path)`` returns: one bar per run (device) and method.
     """
@@ -27,7 +27,8 @@ def plot_bench(runs: Sequence[Results]) -> Figure:
             rows = run.workloads[workload]
             y = [i + 0.8 * k / len(runs) for i in range(len(rows))]
             medians = [r.ratio_median for r in rows]
-            err = [[r.ratio_median - r.ratio_iqr[0] for r in rows], [r.ratio_iqr[1] - r.ratio_median for r in rows]]
+            err = [[r.ratio_median - r.ratio_interval[0] for r in rows],
+                   [r.ratio_interval[1] - r.ratio_median for r in rows]]
             ax.barh(y, medians, height=0.8 / len(runs), xerr=err, label=run.settings.device, color=f"C{k}", alpha=0.85)
         ax.set_yticks(range(len(rows)), [r.method for r in rows])
         ax.axvline(1.0, color="black", linewidth=0.8)

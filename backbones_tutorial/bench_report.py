@@ -1,0 +1,145 @@
+"""What the benchmark reports: its tables, its targets with their verdicts, the README's summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .display import Table, fmt_int
+from .methods import runs_only_needed_layers
+from .resnet import STAGES
+from .verdicts import FASTER, SLOWER, UNDECIDED, WITHIN
+from .verdicts import decide as verdict_of  # noqa: F401  (bench re-exports it)
+
+if TYPE_CHECKING:
+    from .bench import Results, Settings
+
+WORKLOADS = {"all stages": list(STAGES), "layer2 only": ["layer2"]}
+
+
+def _interval(lo_hi) -> str:
+    lo, hi = lo_hi
+    return f"{lo:.3f}-{hi:.3f}"
+
+
+def table(results: Results) -> Table:
+    """One row per workload and method: median ratio, its 95 % interval, verdict, ms, parameters, memory."""
+    rows = []
+    for workload, methods in results.workloads.items():
+        layers = WORKLOADS[workload]
+        rows.append((workload, "bare forward", "1.000", "", "", f"{results.bare_ms[workload]:.1f}", "",
+                     fmt_mib(results.bare_peak_memory_mib.get(workload))))
+        for m in methods:
+            mark = "" if runs_only_needed_layers(m.method, layers) else " *"
+            rows.append(("", m.method + mark, f"{m.ratio_median:.3f}", _interval(m.ratio_interval),
+                         verdict_text(m.verdict, m.settled, results.settings), f"{m.ms_median:.1f}",
+                         fmt_int(m.params), fmt_mib(m.peak_memory_mib)))
+    s = results.settings
+    caption = (f"{s.device}, {s.threads} thread(s), input {s.batch} x 3 x {s.size} x {s.size}, {rounds_text(results)}; "
+               f"verdict: the 95 % interval against 1 +- {s.tolerance:.0%}; * = computes layers past the deepest "
+               "one requested")
+    return Table(("workload", "method", "time / bare", "95 % interval", "verdict", "ms", "parameters", "peak MiB"),
+                 tuple(rows), caption)
+
+
+def rounds_text(results: Results) -> str:
+    """``"30 to 120 interleaved rounds"``: the least and most any comparison took."""
+    counts = [m.rounds for rows in results.workloads.values() for m in rows]
+    counts.append(results.scratch_vs_torchvision["rounds"])
+    lo, hi = min(counts), max(counts)
+    return f"{lo} interleaved rounds" if lo == hi else f"{lo} to {hi} interleaved rounds"
+
+
+def verdict_text(verdict: str, settled: bool, settings: Settings) -> str:
+    """The verdict as printed: a quick run's is marked as not meaningful, an unsettled one as such."""
+    if settings.quick:
+        return f"({verdict}: quick, not meaningful)"
+    return verdict if settled else f"{verdict} (budget spent)"
+
+
+def fmt_mib(value: float | None) -> str:
+    """A peak memory in MiB as the tables show it: one decimal, or "n/a" where none was measured."""
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of the benchmark's targets: a ratio expected to be within ``tolerance`` of 1, with the
+    verdict that the interval of its median gave."""
+
+    workload: str | None  # None: the from-scratch ResNet34 against torchvision's
+    label: str  # the method, or "from-scratch ResNet34"
+    ratio: float  # median over rounds of the per-round ratio to the reference
+    interval: tuple[float, float]
+    tolerance: float
+    verdict: str  # one of verdicts.VERDICTS
+    settled: bool
+
+    @property
+    def met(self) -> bool:
+        """Met only when the whole interval lies within the tolerance."""
+        return self.verdict == WITHIN
+
+    @property
+    def subject(self) -> str:
+        """What is compared: ``"children (layer2 only)"``, ``"from-scratch ResNet34"``."""
+        return self.label if self.workload is None else f"{self.label} ({self.workload})"
+
+    @property
+    def text(self) -> str:
+        """The target as a sentence: ``"layer2 only: fx within 3% of bare (1.018, 1.010-1.025)"``."""
+        figures = f"({self.ratio:.3f}, {_interval(self.interval)})"
+        if self.workload is None:
+            return f"{self.label} within {self.tolerance:.0%} of torchvision's {figures}"
+        return f"{self.workload}: {self.label} within {self.tolerance:.0%} of bare {figures}"
+
+
+def targets(results: Results) -> list[Target]:
+    """The targets: methods that run only the needed layers, and the from-scratch ResNet34, each
+    expected within the run's tolerance of its reference."""
+    tol = results.settings.tolerance
+    checks = [
+        Target(workload, m.method, m.ratio_median, m.ratio_interval, tol, m.verdict, m.settled)
+        for workload, methods in results.workloads.items()
+        for m in methods
+        if runs_only_needed_layers(m.method, WORKLOADS[workload])
+    ]
+    s = results.scratch_vs_torchvision
+    checks.append(Target(None, "from-scratch ResNet34", s["ratio_median"], tuple(s["ratio_interval"]), tol,
+                         s["verdict"], s["settled"]))
+    return checks
+
+
+OUTCOME = {WITHIN: "met", SLOWER: "missed (slower)", FASTER: "missed (faster)", UNDECIDED: "undecided"}
+
+
+def format_targets(results: Results) -> list[str]:
+    """One line per target: ``"met: all stages: fx within 3% of bare (1.009, 0.998-1.016)"``; a
+    quick run says that its outcomes are not meaningful instead."""
+    if results.settings.quick:
+        return [f"not meaningful (quick smoke run): {t.text}" for t in targets(results)]
+    return [f"{OUTCOME[t.verdict]}{'' if t.settled else ', budget spent'}: {t.text}" for t in targets(results)]
+
+
+def markdown_summary(runs: list[Results]) -> str:
+    """The results as the README reports them: one table per run, then the targets."""
+    out = []
+    for run in runs:
+        s, m = run.settings, run.machine
+        out.append(f"{s.device} ({m['cpu']}, {m['threads']} thread(s); torch {m['torch']}), input {s.batch} x 3 x "
+                   f"{s.size} x {s.size}, {rounds_text(run)}; 95 % bootstrap intervals of the median ratio, "
+                   f"verdicts against 1 +- {s.tolerance:.0%}:\n")
+        out.append("| workload | method | time / bare forward | 95 % interval | verdict | ms | parameters kept "
+                   "| peak MiB |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for workload, rows in run.workloads.items():
+            out.append(f"| {workload} | bare forward | 1.000 | | | {run.bare_ms[workload]:.1f} | | "
+                       f"{fmt_mib(run.bare_peak_memory_mib.get(workload))} |")
+            for r in rows:
+                out.append(f"| {workload} | {r.method} | {r.ratio_median:.3f} | {_interval(r.ratio_interval)} | "
+                           f"{verdict_text(r.verdict, r.settled, s)} | {r.ms_median:.1f} | {fmt_int(r.params)} | "
+                           f"{fmt_mib(r.peak_memory_mib)} |")
+        out.append("")
+        out += [f"- {line}" for line in format_targets(run)]
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,127 @@
+"""The benchmark's decisions, driven by a fake timer and a fake clock: intervals, two-sided
+verdicts, rounds added until the intervals are narrow, the budget. No timing is measured here."""
+
+import statistics
+
+import pytest
+
+from backbones_tutorial import verdicts as v
+
+
+def test_the_bootstrap_interval_contains_the_median_and_narrows_with_more_rounds():
+    few = [1.0, 1.1, 0.9, 1.05, 0.95, 1.02]
+    lo, hi = v.bootstrap_interval(few)
+    assert lo <= statistics.median(few) <= hi
+    many = few * 20  # the same spread, twenty times the rounds
+    lo2, hi2 = v.bootstrap_interval(many)
+    assert hi2 - lo2 < hi - lo
+    assert v.bootstrap_interval(few) == (lo, hi)  # seeded: the same rounds, the same interval
+    assert v.bootstrap_interval([2.0] * 10) == (2.0, 2.0)  # no spread, no width
+    with pytest.raises(ValueError, match="at least 2 rounds, got 1"):
+        v.bootstrap_interval([1.0])
+
+
+@pytest.mark.parametrize(("interval", "verdict"), [
+    ((0.98, 1.02), v.WITHIN), ((0.97, 1.03), v.WITHIN),  # the bounds belong to the tolerance
+    ((1.031, 1.2), v.SLOWER), ((0.5, 0.969), v.FASTER),
+    ((1.02, 1.04), v.UNDECIDED), ((0.96, 0.99), v.UNDECIDED), ((0.9, 1.1), v.UNDECIDED),
+])
+def test_the_verdict_is_two_sided(interval, verdict):
+    assert v.decide(interval, 0.03) == verdict
+
+
+def test_a_ratio_outside_the_tolerance_is_never_within():
+    """The old one-sided check called 0.968 "within 3 %"; an interval around it cannot be."""
+    assert v.decide((0.960, 0.975), 0.03) != v.WITHIN
+    assert v.judge([0.968] * 10).verdict == v.FASTER
+    with pytest.raises(ValueError, match="lo <= hi"):
+        v.decide((1.1, 1.0))
+
+
+def test_settled_means_decided_or_narrow():
+    assert v.settled((1.5, 2.5))  # clearly slower, however wide
+    assert v.settled((0.995, 1.013))  # half-width 0.009 <= 0.01
+    assert not v.settled((0.98, 1.025))  # within, but half-width 0.0225
+    assert v.settled((1.02, 1.035))  # undecided but narrow: the ratio sits at the bound, more rounds won't tell
+
+
+class FakeMachine:
+    """Candidates whose "duration" follows a script; a clock that advances by each duration."""
+
+    def __init__(self, durations):
+        self.durations, self.now, self.calls = durations, 0.0, {n: 0 for n in durations}
+        self.order = []
+
+    def measure(self, name):
+        seq = self.durations[name]
+        d = seq[self.calls[name] % len(seq)]
+        self.calls[name] += 1
+        self.order.append(name)
+        self.now += d
+        return d
+
+    def clock(self):
+        return self.now
+
+
+def _run(machine, **kw):
+    names = list(machine.durations)
+    candidates = {n: (lambda: None) for n in names}
+    args = dict(min_rounds=10, max_rounds=1000, budget_s=1e9, clock=machine.clock)
+    args |= kw
+    return v.interleaved_rounds(candidates, "bare", [n for n in names if n != "bare"], machine.measure, **args)
+
+
+def test_each_round_times_every_candidate_once_in_a_changing_order():
+    m = FakeMachine({"bare": [1.0], "a": [1.0], "b": [2.0]})
+    seconds = _run(m, min_rounds=6, max_rounds=6)
+    assert all(len(s) == 6 for s in seconds.values())
+    rounds = [tuple(m.order[i:i + 3]) for i in range(0, 18, 3)]
+    assert all(sorted(r) == ["a", "b", "bare"] for r in rounds) and len(set(rounds)) > 1
+
+
+def test_ratios_divide_by_the_reference_of_the_same_round():
+    seconds = {"bare": [1.0, 2.0, 4.0], "a": [1.1, 2.2, 4.4]}
+    assert v.ratios(seconds, "bare")["a"] == pytest.approx([1.1, 1.1, 1.1])
+
+
+def test_rounds_are_added_until_a_noisy_ratio_is_narrow_enough():
+    """a's ratio alternates 0.96 / 1.04 around 1: ten rounds give a wide interval, so the run goes
+    on until its half-width is at most 1 %, and then stops."""
+    m = FakeMachine({"bare": [1.0], "a": [0.96, 1.04, 1.0, 0.97, 1.03]})
+    seconds = _run(m, check_every=5)
+    n = len(seconds["a"])
+    assert n > 10
+    interval = v.bootstrap_interval(v.ratios(seconds, "bare")["a"])
+    assert v.half_width(interval) <= 0.01
+    shorter = {k: s[:n - 5] for k, s in seconds.items()}  # the check before the last one had not settled
+    assert v.half_width(v.bootstrap_interval(v.ratios(shorter, "bare")["a"])) > 0.01
+
+
+def test_a_clear_difference_stops_at_the_least_number_of_rounds():
+    m = FakeMachine({"bare": [1.0], "slow": [2.0, 2.5, 1.8]})
+    assert len(_run(m)["slow"]) == 10
+
+
+def test_the_budget_stops_a_run_that_cannot_settle_and_the_verdict_says_so():
+    m = FakeMachine({"bare": [1.0], "a": [0.5, 1.5]})  # too noisy to settle soon
+    seconds = _run(m, budget_s=60.0)
+    assert len(seconds["a"]) < 1000 and m.now >= 60.0
+    verdict = v.judge(v.ratios(seconds, "bare")["a"])
+    assert not verdict.settled and verdict.verdict == v.UNDECIDED
+    assert len(_run(FakeMachine({"bare": [1.0], "a": [0.5, 1.5]}), max_rounds=20)["a"]) == 20
+
+
+def test_bad_round_counts_and_names_are_refused():
+    m = FakeMachine({"bare": [1.0], "a": [1.0]})
+    with pytest.raises(ValueError, match="2 <= min_rounds <= max_rounds, got 1 and 5"):
+        _run(m, min_rounds=1, max_rounds=5)
+    with pytest.raises(ValueError, match="'zz' is not a candidate"):
+        v.interleaved_rounds({"bare": lambda: None}, "bare", ["zz"], m.measure, 3, 3, 1.0)
+
+
+def test_warmup_calls_are_made_but_not_timed():
+    seen = []
+    m = FakeMachine({"bare": [1.0]})
+    out = v.interleaved_rounds({"bare": lambda: seen.append(1)}, "bare", [], m.measure, 3, 3, 1e9, warmup=2)
+    assert len(seen) == 2 and out["bare"] == [1.0, 1.0, 1.0]
