@@ -183,7 +183,7 @@ class Pyramid(nn.Module):
         self.fixed_size: tuple[int, int] | None = None
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        check_batch(x, self.in_channels, f"{self.family} pyramid")
+        check_batch(x, self.in_channels, f"{self.family} pyramid", next(self.body.parameters()).dtype)
         levels = []
         for i, step in enumerate(self.steps):
             for path in step.paths:

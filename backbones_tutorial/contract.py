@@ -69,7 +69,8 @@ def contract(arch: str, size: tuple[int, int]) -> Contract:
     """The input-size contract of ``backbone(arch)`` at ``size`` = (H, W)."""
     if arch not in PYRAMIDS:
         raise ValueError(f"unknown backbone {arch!r}; valid choices: {', '.join(PYRAMIDS)}")
-    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+    if (not isinstance(size, (tuple, list, torch.Size)) or len(size) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
         raise ValueError(f"size must be two positive ints (H, W), got {size!r}")
     h, w = size
     levels, fixed = _levels_of(arch)

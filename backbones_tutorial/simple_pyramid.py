@@ -68,7 +68,7 @@ class ViTSimplePyramid(nn.Module):
         return t.transpose(1, 2).reshape(b, vit.hidden_dim, h // 16, w // 16)  # (B, D, H/16, W/16)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        check_batch(x, self.in_channels, "ViT simple pyramid")
+        check_batch(x, self.in_channels, "ViT simple pyramid", self.body.conv_proj.weight.dtype)
         self.check_size(x.shape[-2], x.shape[-1])
         grid = self.tokens(x)  # (B, D, H/16, W/16)
         return [scale(grid) for scale in self.scales]  # (B, D/4, H/4, W/4) ... (B, D, H/32, W/32)

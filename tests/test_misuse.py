@@ -20,17 +20,22 @@ import torchvision
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
+from backbones_tutorial import synthetic
 from backbones_tutorial.__main__ import main
+from backbones_tutorial.backbones import backbone
 from backbones_tutorial.blocks import BasicBlock, Bottleneck, conv1x1, conv3x3, projection
+from backbones_tutorial.contract import Padding, contract, pad_to_multiple
 from backbones_tutorial.data import denormalise, sample_image
 from backbones_tutorial.display import Table, fmt_int, fmt_shape, prose, show_source
 from backbones_tutorial.extract import child_table, truncate, up_to
-from backbones_tutorial.fpn import FPN, ResNetFPN, resnet50_fpn
+from backbones_tutorial.fpn import FPN, PyramidFPN, ResNetFPN, resnet50_fpn
 from backbones_tutorial.freeze import freeze, unfreeze
 from backbones_tutorial.measure_claims import check_claim, claims_table, find_claim, measure
 from backbones_tutorial.predict import SizeTooSmall, checked_prediction, minimum_size, predict_shapes
 from backbones_tutorial.pyramid import ResNetBackbone, resnet_features
 from backbones_tutorial.resnet import ResNet, resnet, resnet18, resnet_feature_info
+from backbones_tutorial.segment import Settings
+from backbones_tutorial.unet import UNet, UNetDecoder
 from backbones_tutorial.zoo import VGG16Blocks, maxpool_indices
 
 
@@ -344,6 +349,66 @@ for label, call, error, words in (
     ("prose-empty", lambda: prose(), TypeError, ("prose", "values by name", "got none")),
 ):
     CASES[label] = Case(call, error, words)
+
+
+# The public functions of the modern backbones, the input-size contract and the U-Net.
+
+
+@functools.cache
+def pyramid(name: str) -> nn.Module:
+    with torch.device("meta"):
+        return backbone(name).eval()
+
+
+for label, call, error, words in (
+    ("backbone-name", lambda: backbone("resnet19"), ValueError, ("'resnet19'", "valid choices", "convnext_tiny")),
+    ("backbone-int", lambda: backbone(3), TypeError, ("int", "valid names")),
+    ("backbone-linear", lambda: backbone(nn.Linear(2, 2)), TypeError, ("Linear", "supported model classes")),
+    ("backbone-input-uint8", lambda: pyramid("convnext_tiny")(torch.zeros(1, 3, 64, 64, dtype=torch.uint8)),
+     TypeError, ("torch.uint8", "x.float() / 255")),
+    ("backbone-input-channels", lambda: pyramid("mobilenet_v3_small")(torch.zeros(1, 1, 64, 64)), ValueError,
+     ("expects 3 input channels", "got 1")),
+    ("backbone-input-3d", lambda: pyramid("swin_t")(torch.zeros(3, 64, 64)), ValueError,
+     ("4-D batch", "3-D tensor")),
+    ("backbone-vit-size", lambda: pyramid("vit_b_16")(torch.zeros(1, 3, 225, 225)), ValueError,
+     ("224x224", "225x225")),
+    ("contract-name", lambda: contract("convnext_tiniest", (224, 224)), ValueError,
+     ("'convnext_tiniest'", "valid choices")),
+    ("contract-int-size", lambda: contract("resnet18", 224), ValueError, ("two positive ints", "224")),
+    ("contract-zero", lambda: contract("resnet18", (0, 224)), ValueError, ("two positive ints", "(0, 224)")),
+    ("contract-bools", lambda: contract("resnet18", (True, True)), ValueError, ("two positive ints", "True")),
+    ("contract-three", lambda: contract("resnet18", (3, 224, 224)), ValueError, ("(H, W)", "(3, 224, 224)")),
+    ("pad-multiple-zero", lambda: pad_to_multiple(torch.zeros(1, 3, 5, 5), 0), ValueError,
+     ("multiple must be a positive int", "got 0")),
+    ("pad-multiple-bool", lambda: pad_to_multiple(torch.zeros(1, 3, 5, 5), True), ValueError,
+     ("positive int", "True")),
+    ("pad-3d", lambda: pad_to_multiple(torch.zeros(3, 5, 5), 32), ValueError, ("(B, C, H, W)", "[3, 5, 5]")),
+    ("pad-numpy", lambda: pad_to_multiple(np.zeros((1, 3, 5, 5)), 32), ValueError, ("(B, C, H, W)", "ndarray")),
+    ("crop-reduction", lambda: Padding((5, 5), (32, 32)).crop(torch.zeros(1, 8, 1, 1), 0), ValueError,
+     ("reduction must be a positive int", "got 0")),
+    ("crop-too-small", lambda: Padding((65, 65), (96, 96)).crop(torch.zeros(1, 8, 2, 2), 32), ValueError,
+     ("at least 3x3", "[1, 8, 2, 2]")),
+    ("pyramid-fpn-body", lambda: PyramidFPN(nn.Linear(2, 2)), TypeError, ("feature_info", "Linear")),
+    ("pyramid-fpn-out", lambda: PyramidFPN(pyramid("convnext_tiny"), 0), ValueError, ("out_channels", "got 0")),
+    ("unet-levels", lambda: UNetDecoder([64, 128], 5), ValueError, ("feature_info (Levels)", "[64, 128]")),
+    ("unet-classes", lambda: UNetDecoder(pyramid("resnet18").feature_info, 0), ValueError,
+     ("num_classes must be a positive int", "got 0")),
+    ("unet-backbone", lambda: UNet(nn.Linear(2, 2), 5), (TypeError, ValueError), ("feature_info",)),
+    ("settings-freeze", lambda: Settings(freeze="frozen"), ValueError,
+     ("'frozen'", "valid choices", "'frozen-bn'")),
+    ("settings-backbone", lambda: Settings(backbone="vgg11"), ValueError, ("'vgg11'", "valid choices")),
+    ("settings-seed", lambda: Settings(seed=-1), ValueError, ("seed", ">= 0", "-1")),
+    ("settings-seconds", lambda: Settings(seconds=0), ValueError, ("seconds", ">= 0.1", "got 0")),
+    ("settings-batch", lambda: Settings(batch_size=1), ValueError, ("batch_size", ">= 2", "got 1")),
+    ("settings-size", lambda: Settings(size=(31, 64)), ValueError, ("each an int >= 32", "(31, 64)")),
+    ("settings-pretrained", lambda: Settings(pretrained="/nonexistent/r18.pt"), ValueError,
+     ("'/nonexistent/r18.pt'", "is not a file", "pretrain --out")),
+    ("synthetic-stream", lambda: synthetic.rng_for("test", 0), ValueError, ("'test'", "valid choices")),
+    ("synthetic-seed", lambda: synthetic.rng_for("train", -3), ValueError, ("non-negative int", "-3")),
+    ("synthetic-n", lambda: synthetic.dataset("train", 0, 0), ValueError, ("n must be a positive int", "got 0")),
+    ("synthetic-size", lambda: synthetic.dataset("train", 0, 2, (67,)), ValueError, ("(height, width)", "(67,)")),
+):
+    CASES[f"new-{label}"] = Case(call, error, words)
 
 
 @pytest.mark.parametrize("label", list(CASES))
