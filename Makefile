@@ -20,11 +20,11 @@ lint: setup
 
 # The unit tests: fast (a minute on 2 cores), no browser, no end-to-end runs of the commands.
 unit: setup
-	$(BIN)/pytest -m "not browser and not smoke" tests
+	$(BIN)/pytest -rs -m "not browser and not smoke" tests
 
 # End-to-end runs of the command line (the benchmark's --quick run, with its memory probes).
 smoke: setup
-	$(BIN)/pytest -m smoke tests
+	$(BIN)/pytest -rs -m smoke tests
 
 # Strict: every stored output of every chapter is compared with a fresh run.
 nbval: setup
