@@ -233,6 +233,7 @@ def matrix_table(record: dict) -> Table:
     by = {(c.method, c.tool): c for c in cells}
     rows = tuple((m, *(_fmt_cell(by[m, t]) for t in tools)) for m in methods)
     shape = " x ".join(map(str, record["input"]))
+    model = record["model"].replace("resnet", "ResNet")  # the reader's name, not the builder's
     return Table(("method", *(f"{t} (deprecated)" if t in DEPRECATED else t for t in tools)), rows,
-                 caption=f"{record['model']}, input {shape}, torch {record['torch']}: outcome, max |diff| from "
+                 caption=f"{model}, input {shape}, torch {record['torch']}: outcome, max |diff| from "
                          "eager <= tolerance (a bare number: the tolerance is 0, bit for bit)")
