@@ -69,3 +69,13 @@ def zeroed_model():
     architecture with every parameter and buffer zero, built once without random initialisation.
     For tests of shapes and parameter counts only, which do not depend on the values. Read only."""
     return _zeroed
+
+
+def random_bn_statistics(model: nn.Module, seed: int) -> None:
+    """Give every BatchNorm2d non-trivial running statistics (seeded), so that a wrong mode or a
+    weight left unloaded changes the outputs."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)

@@ -6,6 +6,7 @@ import pathlib
 import pytest
 import torch
 import torchvision
+from conftest import random_bn_statistics
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from backbones_tutorial import bench, compare
@@ -21,11 +22,7 @@ def resnet18():
     an identity), and an odd-sized input."""
     torch.manual_seed(0)
     model = torchvision.models.resnet18(weights=None).eval()
-    g = torch.Generator().manual_seed(1)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+    random_bn_statistics(model, seed=1)  # a wrong mode or weight shows in the values
     return model
 
 

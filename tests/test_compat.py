@@ -8,6 +8,7 @@ import pathlib
 
 import pytest
 import torch
+from conftest import random_bn_statistics
 from torchvision.models.feature_extraction import create_feature_extractor
 from torchvision.models.resnet import Bottleneck, ResNet
 
@@ -24,11 +25,7 @@ SLOW = ("compile", "compile fullgraph", "onnx")
 def small():
     torch.manual_seed(0)
     model = ResNet(Bottleneck, [1, 1, 1, 1]).eval()
-    g = torch.Generator().manual_seed(1)
-    for m in model.modules():  # non-trivial BN statistics: a wrong mode or weight shows in the values
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+    random_bn_statistics(model, seed=1)  # a wrong mode or weight shows in the values
     return model
 
 
