@@ -124,7 +124,7 @@ def parser() -> argparse.ArgumentParser:
                        help="the least number of interleaved rounds (default 30; 3 with --quick); more are added "
                             "until every interval is narrow enough or the budget is spent")
     bench.add_argument("--budget", type=float, default=None,
-                       help="seconds for all the timing rounds of one device (default 360)")
+                       help="seconds for all the timing rounds of one device (default 900)")
     bench.add_argument("--threads", type=int, default=None, help="torch threads for every timed call (default 1)")
     bench.add_argument("--no-matrix", action="store_true",
                        help="skip the compatibility matrix (ResNet50; its compiles take minutes)")

@@ -1,10 +1,11 @@
 """``python -m backbones_tutorial bench``: what each extraction method costs, measured.
 
 Latency is taken as a ratio to the bare forward (``methods.BareForward``) timed in the same round:
-every round times each method once (``torch.utils.benchmark.Timer``, with the thread count fixed),
-in a shuffled order, so slow drifts of a shared machine hit all methods alike. Rounds are added
-until the bootstrap interval of every median ratio is narrow enough for a two-sided verdict, or
-the time budget is spent (``verdicts``). Peak memory is measured in a fresh subprocess per method
+every round times each method once, in a shuffled order, each call between two calls of the
+bare forward, with the thread count fixed; a method's ratio in a round is its time over the mean
+of its two neighbours, so the drifts of a shared machine cancel. Rounds are added until the
+bootstrap interval of every median ratio is narrow enough for a two-sided verdict, or the time
+budget is spent (``verdicts``). Peak memory is measured in a fresh subprocess per method
 and workload. The from-scratch ResNet34 is compared with torchvision's the same way. A full run
 also computes the compatibility matrix on ResNet50 (``compat``).
 """
@@ -16,6 +17,7 @@ import json
 import os
 import platform
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -26,6 +28,7 @@ from torch import nn
 from .bench_report import (  # noqa: F401  (the chapter and the command read them here)
     WORKLOADS,
     Target,
+    agreement,
     fmt_mib,
     format_targets,
     markdown_summary,
@@ -46,10 +49,12 @@ from .verdicts import (
     Verdict,
     interleaved_rounds,
     judge,
-    ratios,
+    spread,
 )
 
-BUDGET_SHARE = {"all stages": 0.4, "layer2 only": 0.4, "from-scratch ResNet34": 0.2}  # of budget_s
+# Shares of budget_s, in the order they run; what one leaves unspent passes to the next.
+DRIFT_LAGS = (1, 6)  # neighbours, and a round of the all-stages workload (six methods) apart
+BUDGET_SHARE = {"all stages": 0.55, "layer2 only": 0.25, "from-scratch ResNet34": 0.2}
 
 
 @dataclass
@@ -59,7 +64,7 @@ class Settings:
     batch: int = 1
     rounds: int = 30  # the least number of rounds; more are added until the intervals are narrow
     max_rounds: int = 400
-    budget_s: float = 360.0  # for all the timing rounds together (memory probes and matrix apart)
+    budget_s: float = 900.0  # for all the timing rounds together (memory probes and matrix apart)
     warmup: int = 3
     threads: int = 1  # torch's intra-op threads, fixed for every timed call
     memory: bool = True
@@ -90,6 +95,9 @@ class Results:
     bare_peak_memory_mib: dict[str, float | None] = field(default_factory=dict)
     scratch_vs_torchvision: dict = field(default_factory=dict)
     compatibility: dict = field(default_factory=dict)  # compat.resnet50_matrix's record; {} if skipped
+    # {workload: {lag: spread}}: how much the bare forward's own calls, DRIFT_LAGS reference calls
+    # apart (one method call between each), differ (verdicts.spread)
+    drift: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def result(self, method: str, workload: str) -> MethodResult:
         """The row of ``method`` in ``workload``."""
@@ -122,27 +130,39 @@ def _cpu_name() -> str:
         return platform.processor() or platform.machine()
 
 
-def timed_calls(candidates: dict[str, Callable[[], object]], threads: int) -> Callable[[str], float]:
-    """``measure(name)``: the seconds of one call of ``candidates[name]``, by
-    ``torch.utils.benchmark.Timer`` (which synchronises CUDA and fixes the thread count)."""
-    from torch.utils import benchmark  # imported when timing: its import logs a CUDA-less warning
+def timed_calls(candidates: dict[str, Callable[[], object]], device: str) -> Callable[[str], float]:
+    """``measure(name)``: the seconds of one call of ``candidates[name]``, CUDA synchronised
+    before and after as ``torch.utils.benchmark.Timer`` does.
 
-    timers = {name: benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
-              for name, fn in candidates.items()}
-    return lambda name: timers[name].timeit(1).times[0]
+    Not ``Timer.timeit(1)`` itself: it makes two untimed warm-up calls before every timed one,
+    which tripled the cost of a round of single calls. The thread count is fixed by ``run``."""
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+    def measure(name: str) -> float:
+        fn = candidates[name]
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        return time.perf_counter() - start
+    return measure
 
 
-def _verdicts(candidates: dict[str, Callable[[], object]], reference: str, settings: Settings, share: float,
-              progress: Callable[[str], None]) -> tuple[dict[str, Verdict], dict[str, float]]:
-    """Interleaved rounds of ``candidates``; each one's verdict against ``reference``, and its median ms."""
+def _verdicts(candidates: dict[str, Callable[[], object]], reference: str, settings: Settings, budget_s: float,
+              progress: Callable[[str], None]) -> tuple[dict[str, Verdict], dict[str, float], float, dict[str, float]]:
+    """Interleaved rounds of ``candidates``; each one's verdict against ``reference``, the median
+    ms of every candidate, the seconds the rounds took and the reference's drift at DRIFT_LAGS."""
     compared = [n for n in candidates if n != reference]
-    seconds = interleaved_rounds(
-        candidates, reference, compared, timed_calls(candidates, settings.threads), settings.rounds,
-        settings.max_rounds, settings.budget_s * share, tolerance=settings.tolerance, width=settings.half_width,
+    start = time.perf_counter()
+    rounds = interleaved_rounds(
+        candidates, reference, compared, timed_calls(candidates, settings.device), settings.rounds,
+        settings.max_rounds, budget_s, tolerance=settings.tolerance, width=settings.half_width,
         warmup=settings.warmup, progress=progress)
-    per_round = ratios(seconds, reference)
-    verdicts = {n: judge(per_round[n], settings.tolerance, settings.half_width) for n in compared}
-    return verdicts, {n: statistics.median(t) * 1000 for n, t in seconds.items()}
+    verdicts = {n: judge(rounds.ratios[n], settings.tolerance, settings.half_width) for n in compared}
+    ms = {n: statistics.median(t) * 1000 for n, t in rounds.seconds.items()}
+    drift = {str(lag): spread(rounds.seconds[reference], lag) for lag in DRIFT_LAGS
+             if lag < len(rounds.seconds[reference])}
+    return verdicts, ms, time.perf_counter() - start, drift
 
 
 def _input(settings: Settings) -> torch.Tensor:
@@ -183,6 +203,11 @@ def run(settings: Settings, progress: Callable[[str], None] = lambda s: None, ma
     torch.set_num_threads(settings.threads)
     results = Results(settings, _machine(settings.device))
     x = _input(settings)
+    spare = 0.0  # budget seconds left unspent by the sections before
+
+    def budget(section: str) -> float:
+        return BUDGET_SHARE[section] * settings.budget_s + spare
+
     pairs = [(m, w) for w in WORKLOADS for m in ("bare", *METHODS)]
     memory = peak_memories(pairs, settings, progress) if settings.memory else dict.fromkeys(pairs)
     for workload, layers in WORKLOADS.items():
@@ -192,8 +217,10 @@ def run(settings: Settings, progress: Callable[[str], None] = lambda s: None, ma
         calls: dict[str, Callable[[], object]] = {name: functools.partial(e, x) for name, e in extractors.items()}
         progress(f"{workload}: timing {len(calls)} extractors, interleaved rounds")
         with torch.inference_mode():
-            verdicts, ms = _verdicts(calls, "bare", settings, BUDGET_SHARE[workload],
-                                     functools.partial(_progress_in, progress, workload))
+            allowed = budget(workload)
+            verdicts, ms, spent, results.drift[workload] = _verdicts(
+                calls, "bare", settings, allowed, functools.partial(_progress_in, progress, workload))
+        spare = max(0.0, allowed - spent)
         results.bare_ms[workload] = ms["bare"]
         results.bare_peak_memory_mib[workload] = memory["bare", workload]
         results.workloads[workload] = [
@@ -208,9 +235,9 @@ def run(settings: Settings, progress: Callable[[str], None] = lambda s: None, ma
     ours = resnet34().eval().to(settings.device)
     ours.load_state_dict(tv.state_dict(), strict=True)
     with torch.inference_mode():
-        verdicts, ms = _verdicts({"torchvision": lambda: tv(x), "ours": lambda: ours(x)}, "torchvision", settings,
-                                 BUDGET_SHARE["from-scratch ResNet34"],
-                                 functools.partial(_progress_in, progress, "ResNet34"))
+        verdicts, ms, _, _ = _verdicts({"torchvision": lambda: tv(x), "ours": lambda: ours(x)}, "torchvision",
+                                    settings, budget("from-scratch ResNet34"),
+                                    functools.partial(_progress_in, progress, "ResNet34"))
     v = verdicts["ours"]
     results.scratch_vs_torchvision = {
         "ratio_median": v.ratio, "ratio_interval": list(v.interval), "verdict": v.verdict, "rounds": v.rounds,
@@ -237,7 +264,7 @@ def from_dict(d: dict) -> Results:
         for w, methods in d["workloads"].items()
     }
     return Results(Settings(**d["settings"]), d["machine"], workloads, d["bare_ms"],
-                   d["bare_peak_memory_mib"], d["scratch_vs_torchvision"], d["compatibility"])
+                   d["bare_peak_memory_mib"], d["scratch_vs_torchvision"], d["compatibility"], d["drift"])
 
 
 def load(path) -> list[Results]:

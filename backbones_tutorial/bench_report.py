@@ -22,24 +22,34 @@ def _interval(lo_hi) -> str:
     return f"{lo:.3f}-{hi:.3f}"
 
 
-def table(results: Results) -> Table:
-    """One row per workload and method: median ratio, its 95 % interval, verdict, ms, parameters, memory."""
+def table(results: Results, rerun: Results | None = None) -> Table:
+    """One row per workload and method: median ratio, its 95 % interval, verdict (with a
+    ``rerun``'s where it differs), ms, parameters, memory."""
+    again = _rerun_verdicts(results, rerun)
     rows = []
     for workload, methods in results.workloads.items():
         layers = WORKLOADS[workload]
-        rows.append((workload, "bare forward", "1.000", "", "", f"{results.bare_ms[workload]:.1f}", "",
+        bare_ms = results.bare_ms[workload]
+        rows.append((workload, "bare forward", "1.000", "", "", f"{bare_ms:.1f}", "",
                      fmt_mib(results.bare_peak_memory_mib.get(workload))))
         for m in methods:
             mark = "" if runs_only_needed_layers(m.method, layers) else " *"
-            rows.append(("", m.method + mark, f"{m.ratio_median:.3f}", _interval(m.ratio_interval),
-                         verdict_text(m.verdict, m.settled, results.settings), f"{m.ms_median:.1f}",
-                         fmt_int(m.params), fmt_mib(m.peak_memory_mib)))
+            verdict = verdict_text(m.verdict, m.settled, results.settings) + again.get(f"{workload} / {m.method}", "")
+            rows.append(("", m.method + mark, f"{m.ratio_median:.3f}", _interval(m.ratio_interval), verdict,
+                         f"{bare_ms * m.ratio_median:.1f}", fmt_int(m.params), fmt_mib(m.peak_memory_mib)))
     s = results.settings
     caption = (f"{s.device}, {s.threads} thread(s), input {s.batch} x 3 x {s.size} x {s.size}, {rounds_text(results)}; "
-               f"verdict: the 95 % interval against 1 +- {s.tolerance:.0%}; * = computes layers past the deepest "
-               "one requested")
+               f"verdict: the 95 % interval against 1 +- {s.tolerance:.0%}; ms: the bare forward's median times "
+               "the ratio; * = computes layers past the deepest one requested")
     return Table(("workload", "method", "time / bare", "95 % interval", "verdict", "ms", "parameters", "peak MiB"),
                  tuple(rows), caption)
+
+
+def _rerun_verdicts(results: Results, rerun: Results | None) -> dict[str, str]:
+    """``{comparison: " (rerun: slower)"}`` for each comparison whose verdict the rerun did not reach."""
+    if rerun is None:
+        return {}
+    return {name: f" (rerun: {b})" for name, a, b in agreement(results, rerun) if a != b}
 
 
 def rounds_text(results: Results) -> str:
@@ -121,25 +131,49 @@ def format_targets(results: Results) -> list[str]:
     return [f"{OUTCOME[t.verdict]}{'' if t.settled else ', budget spent'}: {t.text}" for t in targets(results)]
 
 
-def markdown_summary(runs: list[Results]) -> str:
-    """The results as the README reports them: one table per run, then the targets."""
+def markdown_summary(runs: list[Results], rerun: Results | None = None) -> str:
+    """The results as the README reports them: one table per run, then the targets; with a
+    ``rerun`` of the first run, its verdicts where they differ and how many agree."""
     out = []
-    for run in runs:
+    for k, run in enumerate(runs):
         s, m = run.settings, run.machine
+        again = _rerun_verdicts(run, rerun if k == 0 else None)
         out.append(f"{s.device} ({m['cpu']}, {m['threads']} thread(s); torch {m['torch']}), input {s.batch} x 3 x "
                    f"{s.size} x {s.size}, {rounds_text(run)}; 95 % bootstrap intervals of the median ratio, "
-                   f"verdicts against 1 +- {s.tolerance:.0%}:\n")
+                   f"verdicts against 1 +- {s.tolerance:.0%}; ms: the bare forward's median times the ratio:\n")
         out.append("| workload | method | time / bare forward | 95 % interval | verdict | ms | parameters kept "
                    "| peak MiB |")
         out.append("|---|---|---|---|---|---|---|---|")
         for workload, rows in run.workloads.items():
-            out.append(f"| {workload} | bare forward | 1.000 | | | {run.bare_ms[workload]:.1f} | | "
+            bare_ms = run.bare_ms[workload]
+            out.append(f"| {workload} | bare forward | 1.000 | | | {bare_ms:.1f} | | "
                        f"{fmt_mib(run.bare_peak_memory_mib.get(workload))} |")
             for r in rows:
+                verdict = verdict_text(r.verdict, r.settled, s) + again.get(f"{workload} / {r.method}", "")
                 out.append(f"| {workload} | {r.method} | {r.ratio_median:.3f} | {_interval(r.ratio_interval)} | "
-                           f"{verdict_text(r.verdict, r.settled, s)} | {r.ms_median:.1f} | {fmt_int(r.params)} | "
+                           f"{verdict} | {bare_ms * r.ratio_median:.1f} | {fmt_int(r.params)} | "
                            f"{fmt_mib(r.peak_memory_mib)} |")
         out.append("")
         out += [f"- {line}" for line in format_targets(run)]
+        if k == 0 and rerun is not None:
+            both = agreement(run, rerun)
+            out.append(f"- a second run of the same command reached the same verdict in "
+                       f"{sum(a == b for _, a, b in both)} of {len(both)} comparisons")
         out.append("")
     return "\n".join(out)
+
+
+def verdicts_of(results: Results) -> dict[str, str]:
+    """Every comparison of a run and its verdict: ``{"all stages / fx": "within", ...}``."""
+    out = {f"{w} / {m.method}": m.verdict for w, rows in results.workloads.items() for m in rows}
+    out["from-scratch ResNet34 / ours"] = results.scratch_vs_torchvision["verdict"]
+    return out
+
+
+def agreement(a: Results, b: Results) -> list[tuple[str, str, str]]:
+    """``(comparison, verdict in a, verdict in b)`` for every comparison of two runs, which must
+    make the same comparisons (the same workloads and methods)."""
+    va, vb = verdicts_of(a), verdicts_of(b)
+    if list(va) != list(vb):
+        raise ValueError(f"the two runs compare different things: {list(va)} and {list(vb)}")
+    return [(k, va[k], vb[k]) for k in va]

@@ -5,9 +5,10 @@ added until every interval is narrow enough for its verdict.
   same rounds give the same interval);
 - ``decide``: ``within`` the tolerance of 1 (the whole interval inside ``[1 - tol, 1 + tol]``),
   ``slower`` or ``faster`` than that (the whole interval beyond it), else ``undecided``;
-- ``interleaved_rounds``: time every candidate once per round, in a shuffled order, until each
-  compared candidate is settled (a decided ``slower``/``faster``, or an interval of half-width at
-  most ``half_width``), or until the time budget or the round limit is spent.
+- ``interleaved_rounds``: time each candidate between two calls of the reference, in a shuffled
+  order, round after round; a candidate leaves once it is settled (a decided ``slower``/``faster``,
+  or an interval of half-width at most ``half_width``); stop when none is left, or when the time
+  budget or the round limit is spent.
 
 Nothing here reads a clock of its own: the timer and the clock are arguments, so the tests drive
 the logic with fake ones.
@@ -87,10 +88,31 @@ def judge(ratios: Sequence[float], tolerance: float = TOLERANCE, width: float = 
                    settled(interval, tolerance, width))
 
 
-def ratios(seconds: dict[str, list[float]], reference: str) -> dict[str, list[float]]:
-    """Per-round ratio of each candidate to ``reference`` timed in the same round."""
-    ref = seconds[reference]
-    return {name: [s / b for s, b in zip(times, ref, strict=True)] for name, times in seconds.items()}
+def sandwich_ratio(before: float, candidate: float, after: float) -> float:
+    """A candidate's time over the mean of the reference calls on either side of it."""
+    return candidate / ((before + after) / 2)
+
+
+@dataclass
+class Rounds:
+    """What ``interleaved_rounds`` measured: every call's seconds, and each compared candidate's
+    ratio to its own neighbouring reference calls, one per round it took part in."""
+
+    seconds: dict[str, list[float]]
+    ratios: dict[str, list[float]]
+
+    def rounds(self, name: str) -> int:
+        return len(self.ratios[name])
+
+
+def spread(times: Sequence[float], lag: int) -> float:
+    """The interquartile range of ``times[i + lag] / times[i]``: how much one candidate's own
+    calls ``lag`` places apart differ, i.e. how much the machine drifts over that distance."""
+    values = np.asarray(times, dtype=float)
+    if not 1 <= lag < values.size:
+        raise ValueError(f"need 1 <= lag < {values.size} (the number of times), got {lag}")
+    q1, q3 = np.quantile(values[lag:] / values[:-lag], [0.25, 0.75])
+    return float(q3 - q1)
 
 
 def interleaved_rounds(
@@ -98,34 +120,48 @@ def interleaved_rounds(
     measure: Callable[[str], float], min_rounds: int, max_rounds: int, budget_s: float,
     clock: Callable[[], float] = time.perf_counter, tolerance: float = TOLERANCE, width: float = HALF_WIDTH,
     warmup: int = 0, check_every: int = 5, progress: Callable[[str], None] = lambda s: None,
-) -> dict[str, list[float]]:
-    """Seconds per round of each candidate. ``measure(name)`` times one call of ``candidates[name]``.
+) -> Rounds:
+    """Time the ``compared`` candidates against ``reference``, each call next to a reference call.
 
-    Each round times every candidate once in a freshly shuffled (seeded) order, so that no method
-    always follows the same neighbour. After ``min_rounds``, and every ``check_every`` rounds, it
-    stops once every name in ``compared`` is settled, or once ``budget_s`` seconds of ``clock`` or
-    ``max_rounds`` rounds are spent.
+    ``measure(name)`` times one call of ``candidates[name]``. A round calls the open candidates in
+    a freshly shuffled (seeded) order with a reference call before, between and after them,
+    ``R a R b R`` (the next round starts from that last ``R``), and each candidate's ratio is its
+    time over the mean of its two neighbours. On a shared machine a call's time drifts within
+    seconds (``spread`` measures by how much), so a ratio of neighbours is steadier than one of
+    calls a round apart. After ``min_rounds``, and every
+    ``check_every`` rounds, a candidate whose interval is settled (a clear ``slower`` or
+    ``faster``, or a half-width of at most ``width``) leaves the rounds; the run ends when none is
+    open, or when ``budget_s`` seconds of ``clock`` or ``max_rounds`` rounds are spent.
     """
     if not 2 <= min_rounds <= max_rounds:
         raise ValueError(f"need 2 <= min_rounds <= max_rounds, got {min_rounds} and {max_rounds}")
     for name in [reference, *compared]:
         if name not in candidates:
             raise ValueError(f"{name!r} is not a candidate; candidates: {list(candidates)}")
-    names = list(candidates)
+    if reference in compared:
+        raise ValueError(f"the reference {reference!r} cannot be compared with itself")
     for _ in range(warmup):
-        for name in names:
+        for name in candidates:
             candidates[name]()
-    seconds: dict[str, list[float]] = {name: [] for name in names}
-    rng, start, done = random.Random(0), clock(), 0
-    while done < max_rounds:
-        for name in rng.sample(names, len(names)):
-            seconds[name].append(measure(name))
+    out = Rounds({name: [] for name in [reference, *compared]}, {name: [] for name in compared})
+    rng, start, done, open_ = random.Random(0), clock(), 0, list(compared)
+    before = None
+    while open_ and done < max_rounds:
+        if before is None:  # a round starts with the last reference call of the round before
+            before = measure(reference)
+            out.seconds[reference].append(before)
+        for name in rng.sample(open_, len(open_)):
+            t = measure(name)
+            after = measure(reference)
+            out.seconds[name].append(t)
+            out.seconds[reference].append(after)
+            out.ratios[name].append(sandwich_ratio(before, t, after))
+            before = after
         done += 1
         if done < min_rounds or (done - min_rounds) % check_every:
             continue
-        r = ratios(seconds, reference)
-        open_ = [n for n in compared if not settled(bootstrap_interval(r[n]), tolerance, width)]
+        open_ = [n for n in open_ if not settled(bootstrap_interval(out.ratios[n]), tolerance, width)]
         progress(f"round {done}: {len(open_)} of {len(compared)} intervals still too wide")
-        if not open_ or clock() - start >= budget_s:
+        if clock() - start >= budget_s:
             break
-    return seconds
+    return out

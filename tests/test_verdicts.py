@@ -72,44 +72,72 @@ def _run(machine, **kw):
     return v.interleaved_rounds(candidates, "bare", [n for n in names if n != "bare"], machine.measure, **args)
 
 
-def test_each_round_times_every_candidate_once_in_a_changing_order():
+def test_each_round_puts_every_candidate_between_two_reference_calls_in_a_changing_order():
     m = FakeMachine({"bare": [1.0], "a": [1.0], "b": [2.0]})
-    seconds = _run(m, min_rounds=6, max_rounds=6)
-    assert all(len(s) == 6 for s in seconds.values())
-    rounds = [tuple(m.order[i:i + 3]) for i in range(0, 18, 3)]
-    assert all(sorted(r) == ["a", "b", "bare"] for r in rounds) and len(set(rounds)) > 1
+    out = _run(m, min_rounds=6, max_rounds=6)
+    assert out.rounds("a") == out.rounds("b") == 6 and len(out.seconds["bare"]) == 6 * 2 + 1
+    assert m.order[::2] == ["bare"] * 13  # every other call, so every candidate call has two neighbours
+    rounds = [tuple(m.order[i:i + 5]) for i in range(0, 24, 4)]  # a round starts from the last "bare"
+    assert all(sorted(r[1::2]) == ["a", "b"] for r in rounds)
+    assert len({r[1] for r in rounds}) == 2  # the order changes from round to round
 
 
-def test_ratios_divide_by_the_reference_of_the_same_round():
-    seconds = {"bare": [1.0, 2.0, 4.0], "a": [1.1, 2.2, 4.4]}
-    assert v.ratios(seconds, "bare")["a"] == pytest.approx([1.1, 1.1, 1.1])
+def test_a_ratio_is_over_the_mean_of_the_two_neighbouring_reference_calls():
+    """The machine slows down steadily: each call takes 1 % longer than the one before. A ratio
+    over the neighbours cancels that drift; a ratio over a reference call a round away would not."""
+    assert v.sandwich_ratio(1.0, 2.2, 1.2) == pytest.approx(2.0)
+    m = DriftingMachine({"bare": 1.0, "a": 1.0, "b": 1.5}, drift=0.01)
+    out = _run(m, min_rounds=10, max_rounds=10)
+    assert out.ratios["a"] == pytest.approx([1.0] * 10, rel=1e-3)
+    assert out.ratios["b"] == pytest.approx([1.5] * 10, rel=1e-3)
+
+
+class DriftingMachine(FakeMachine):
+    """Every call of a candidate costs its base time, times 1 + drift per call made before it."""
+
+    def __init__(self, base, drift):
+        super().__init__({n: [b] for n, b in base.items()})
+        self.base, self.drift, self.n = base, drift, 0
+
+    def measure(self, name):
+        d = self.base[name] * (1 + self.drift) ** self.n
+        self.n += 1
+        self.order.append(name)
+        self.now += d
+        return d
 
 
 def test_rounds_are_added_until_a_noisy_ratio_is_narrow_enough():
-    """a's ratio alternates 0.96 / 1.04 around 1: ten rounds give a wide interval, so the run goes
+    """a's ratio wanders between 0.96 and 1.04: ten rounds give a wide interval, so the run goes
     on until its half-width is at most 1 %, and then stops."""
     m = FakeMachine({"bare": [1.0], "a": [0.96, 1.04, 1.0, 0.97, 1.03]})
-    seconds = _run(m, check_every=5)
-    n = len(seconds["a"])
+    out = _run(m, check_every=5)
+    n = out.rounds("a")
     assert n > 10
-    interval = v.bootstrap_interval(v.ratios(seconds, "bare")["a"])
-    assert v.half_width(interval) <= 0.01
-    shorter = {k: s[:n - 5] for k, s in seconds.items()}  # the check before the last one had not settled
-    assert v.half_width(v.bootstrap_interval(v.ratios(shorter, "bare")["a"])) > 0.01
+    assert v.half_width(v.bootstrap_interval(out.ratios["a"])) <= 0.01
+    shorter = out.ratios["a"][:n - 5]  # the check before the last one had not settled
+    assert v.half_width(v.bootstrap_interval(shorter)) > 0.01
+
+
+def test_a_settled_candidate_leaves_the_rounds_and_the_others_go_on():
+    m = FakeMachine({"bare": [1.0], "slow": [2.0, 2.5, 1.8], "noisy": [0.96, 1.04, 1.0, 0.97, 1.03]})
+    out = _run(m)
+    assert out.rounds("slow") == 10 < out.rounds("noisy")  # clearly slower: decided at the first check
+    assert m.calls["slow"] == 10 and len(out.seconds["slow"]) == 10
 
 
 def test_a_clear_difference_stops_at_the_least_number_of_rounds():
     m = FakeMachine({"bare": [1.0], "slow": [2.0, 2.5, 1.8]})
-    assert len(_run(m)["slow"]) == 10
+    assert _run(m).rounds("slow") == 10
 
 
 def test_the_budget_stops_a_run_that_cannot_settle_and_the_verdict_says_so():
     m = FakeMachine({"bare": [1.0], "a": [0.5, 1.5]})  # too noisy to settle soon
-    seconds = _run(m, budget_s=60.0)
-    assert len(seconds["a"]) < 1000 and m.now >= 60.0
-    verdict = v.judge(v.ratios(seconds, "bare")["a"])
+    out = _run(m, budget_s=60.0)
+    assert out.rounds("a") < 1000 and m.now >= 60.0
+    verdict = v.judge(out.ratios["a"])
     assert not verdict.settled and verdict.verdict == v.UNDECIDED
-    assert len(_run(FakeMachine({"bare": [1.0], "a": [0.5, 1.5]}), max_rounds=20)["a"]) == 20
+    assert _run(FakeMachine({"bare": [1.0], "a": [0.5, 1.5]}), max_rounds=20).rounds("a") == 20
 
 
 def test_bad_round_counts_and_names_are_refused():
@@ -118,10 +146,21 @@ def test_bad_round_counts_and_names_are_refused():
         _run(m, min_rounds=1, max_rounds=5)
     with pytest.raises(ValueError, match="'zz' is not a candidate"):
         v.interleaved_rounds({"bare": lambda: None}, "bare", ["zz"], m.measure, 3, 3, 1.0)
+    with pytest.raises(ValueError, match="the reference 'bare' cannot be compared with itself"):
+        v.interleaved_rounds({"bare": lambda: None}, "bare", ["bare"], m.measure, 3, 3, 1.0)
 
 
 def test_warmup_calls_are_made_but_not_timed():
     seen = []
-    m = FakeMachine({"bare": [1.0]})
-    out = v.interleaved_rounds({"bare": lambda: seen.append(1)}, "bare", [], m.measure, 3, 3, 1e9, warmup=2)
-    assert len(seen) == 2 and out["bare"] == [1.0, 1.0, 1.0]
+    m = FakeMachine({"bare": [1.0], "a": [1.0]})
+    candidates = {"bare": lambda: seen.append("bare"), "a": lambda: seen.append("a")}
+    out = v.interleaved_rounds(candidates, "bare", ["a"], m.measure, 3, 3, 1e9, warmup=2)
+    assert seen == ["bare", "a"] * 2 and out.seconds == {"bare": [1.0] * 4, "a": [1.0] * 3}
+
+
+def test_spread_is_the_interquartile_range_of_ratios_lag_calls_apart():
+    times = [1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 2.0, 2.0, 1.0]  # ratios at lag 1: 1, 2, 1, 0.5, 1, 2, 1, 0.5
+    assert v.spread(times, 1) == pytest.approx(0.375)  # quartiles 0.875 and 1.25 (linear, numpy's default)
+    assert v.spread(times, 4) == 0.0  # a period of 4: calls 4 apart are equal
+    with pytest.raises(ValueError, match="need 1 <= lag < 9"):
+        v.spread(times, 9)

@@ -11,7 +11,9 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 def main() -> None:
     readme = ROOT / "README.md"
-    block = f"{START}\n{bench.markdown_summary(bench.load(ROOT / 'book' / 'data' / 'bench.json'))}{END}"
+    data = ROOT / "book" / "data"
+    summary = bench.markdown_summary(bench.load(data / "bench.json"), rerun=bench.load(data / "bench-rerun.json")[0])
+    block = f"{START}\n{summary}{END}"
     text, n = re.subn(re.escape(START) + ".*?" + re.escape(END), lambda _: block, readme.read_text(), flags=re.S)
     if n != 1:
         raise SystemExit(f"README.md needs exactly one {START} ... {END} block, found {n}")
