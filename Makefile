@@ -18,22 +18,33 @@ lint: setup
 	$(BIN)/ruff check backbones_tutorial tests tools
 	$(BIN)/mypy backbones_tutorial
 
-# The unit tests: fast (a minute on 2 cores), no browser, no end-to-end runs of the commands.
+# The test steps run on every core (pytest-xdist), each worker with one torch thread: on 2 cores
+# that is about 1.4x faster than one process with two threads (two workers with two threads each
+# are no faster at all). JOBS=0 runs them in one process; OMP_NUM_THREADS=1 applies to both.
+JOBS  ?= auto
+XDIST := -n $(JOBS)
+export OMP_NUM_THREADS ?= 1
+
+# The unit tests: no browser, no end-to-end runs of the commands. A test file stays on one worker
+# (loadfile), so that its module-scoped fixtures are built once.
 unit: setup
-	$(BIN)/pytest -rs -m "not browser and not smoke" tests
+	$(BIN)/pytest -rs $(XDIST) --dist loadfile -m "not browser and not smoke" tests
 
-# End-to-end runs of the command line (the benchmark's --quick run, with its memory probes).
+# End-to-end runs of the command line (the benchmark's --quick run, with its memory probes) and
+# the compatibility matrix's compile and ONNX cells, spread over the workers test by test.
 smoke: setup
-	$(BIN)/pytest -rs -m smoke tests
+	$(BIN)/pytest -rs $(XDIST) --dist load -m smoke tests
 
-# Strict: every stored output of every chapter is compared with a fresh run.
+# Strict: every stored output of every chapter is compared with a fresh run. Each chapter stays on
+# one worker (loadfile): its cells run in order in one kernel.
 nbval: setup
-	$(BIN)/pytest --nbval --nbval-current-env --nbval-cell-timeout=300 book
+	$(BIN)/pytest $(XDIST) --dist loadfile --nbval --nbval-current-env --nbval-cell-timeout=300 book
 
 # The rendered book in headless Chromium (tests/test_browser.py): builds the book into a temporary
 # folder, checks every page of _toc.yml at 390 and 1280 px in light and dark (overflow, tables,
 # math, captions, the phone menu, no console message, no request off 127.0.0.1) and the search
-# page, writes _build/screenshots/. Needs MathJax unpacked (the mathjax target).
+# page, writes _build/screenshots/. Needs MathJax unpacked (the mathjax target). One process: the
+# time goes to Chromium rendering the pages, and two workers on 2 cores were no faster.
 # Skipped, with the reason printed (-rs), where Chromium or Playwright is missing.
 browser-test: setup browser mathjax
 	$(BIN)/pytest -rs -m browser tests/test_browser.py

@@ -4,8 +4,8 @@ arguments (fast, no subprocess), and a --quick smoke run of the real command (``
 import json
 import os
 import pathlib
+import runpy
 import subprocess
-import sys
 
 import pytest
 
@@ -269,13 +269,14 @@ def test_tables_mark_a_verdict_the_rerun_did_not_reach():
     assert summary.rstrip().endswith("reached the same verdict in 12 of 13 comparisons")
 
 
-def test_compare_bench_exits_1_on_a_differing_verdict(tmp_path):
+def test_compare_bench_exits_1_on_a_differing_verdict(tmp_path, capsys):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     a.write_text(bench.to_json([_results(ALL_WITHIN)]))
     b.write_text(bench.to_json([_results(ALL_WITHIN, scratch=(1.1, "slower"))]))
-    tool = [sys.executable, str(ROOT / "tools" / "compare_bench.py")]
-    same = subprocess.run([*tool, str(a), str(a)], capture_output=True, text=True)
-    assert same.returncode == 0 and same.stdout.splitlines()[-1] == "13 of 13 verdicts agree"
-    differs = subprocess.run([*tool, str(a), str(b)], capture_output=True, text=True)
-    assert differs.returncode == 1 and differs.stdout.splitlines()[-2].split() == [
+    tool = runpy.run_path(str(ROOT / "tools" / "compare_bench.py"))  # its functions, without running main
+    assert tool["main"]([str(a), str(a)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "13 of 13 verdicts agree"
+    assert tool["main"]([str(a), str(b)]) == 1
+    assert capsys.readouterr().out.splitlines()[-2].split() == [
         "from-scratch", "ResNet34", "/", "ours", "within", "slower", "DIFFERS"]
+    assert tool["main"]([str(a)]) == 2
