@@ -20,7 +20,8 @@ from torch import nn
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from .bench import Results, Settings, Target, fmt_mib, rounds_text
+from .bench import WORKLOADS, Results, Settings, Target, fmt_mib, rounds_text
+from .bench import agreement as bench_agreement
 from .checks import check_choice
 from .compat import works as compat_works
 from .display import Table
@@ -239,3 +240,36 @@ def run_kind(settings: Settings) -> str:
     if settings.size >= default.size and settings.rounds >= default.rounds:
         return "a full run, with the default input size and number of rounds"
     return "a short run, with a smaller input or fewer rounds than the defaults, so treat its ratios as rough"
+
+
+def rerun_facts(run: Results, rerun: Results, model: torchvision.models.ResNet) -> dict[str, object]:
+    """What chapter 6 says about a second run of the benchmark, as values for ``prose``.
+
+    ``n_agree`` of ``n_compared`` verdicts agree; ``rerun_differs`` names those that differ (an
+    empty string when none does). Then the hooks with the first workload, the one comparison of the
+    committed runs that differs: its ratio in each run (``hooks_run``, ``hooks_rerun``), its relative
+    change and the largest of any other comparison (``hooks_moved``, ``other_moved``), the bare
+    forward's median in each run, and what the hooks do beyond the bare forward: the head's fc
+    weights and the four maps they copy, in MiB at the run's input size (``fc_mib``, ``maps_mib``).
+    """
+    both = bench_agreement(run, rerun)
+    differ = [f"{name} ({a} then {b})" for name, a, b in both if a != b]
+    workloads = list(run.workloads)
+    first = workloads[0]
+    moved = {}
+    for w in workloads:
+        for m in METHODS:
+            change = run.result(m, w).ratio_median / rerun.result(m, w).ratio_median
+            moved[w, m] = max(change, 1 / change) - 1  # relative, whichever run is the larger
+    size = run.settings.size
+    with torch.inference_mode():
+        maps = BareForward(model, WORKLOADS[first])(torch.zeros(1, 3, size, size))
+    return {
+        "n_agree": len(both) - len(differ), "n_compared": len(both),
+        "rerun_differs": "; they differ on " + ", ".join(differ) if differ else "",
+        "hooks_run": run.result("hooks", first).ratio_median, "hooks_rerun": rerun.result("hooks", first).ratio_median,
+        "hooks_moved": moved[first, "hooks"], "other_moved": max(v for k, v in moved.items() if k != (first, "hooks")),
+        "bare_run": run.bare_ms[first], "bare_rerun": rerun.bare_ms[first], "size": size,
+        "fc_mib": model.fc.weight.numel() * model.fc.weight.element_size() / 2**20,
+        "maps_mib": sum(t.numel() * t.element_size() for t in maps) / 2**20,
+    }

@@ -217,3 +217,26 @@ def test_run_kind_tells_a_full_run_from_a_short_one():
     assert compare.run_kind(bench.Settings(size=224, rounds=30)).startswith("a full run")
     assert compare.run_kind(bench.Settings(size=64, rounds=30)).startswith("a short run")
     assert compare.run_kind(bench.Settings(size=224, rounds=3)).startswith("a short run")
+
+
+def test_rerun_facts_count_the_agreements_and_measure_what_moved():
+    """A rerun that differs from the committed run only in the hooks' ratio (4 % higher, verdict
+    slower): 12 of 13 agree, the hooks moved by exactly 4 % and nothing else moved."""
+    import dataclasses
+
+    run = bench.load(COMMITTED)[0]
+    run = dataclasses.replace(run, settings=dataclasses.replace(run.settings, size=64))
+    hooks = run.result("hooks", "all stages")
+    slower = dataclasses.replace(hooks, ratio_median=hooks.ratio_median * 1.04, verdict="slower")
+    rows = [slower if r is hooks else r for r in run.workloads["all stages"]]
+    rerun = dataclasses.replace(run, workloads={**run.workloads, "all stages": rows},
+                                bare_ms={**run.bare_ms, "all stages": 200.0})
+    facts = compare.rerun_facts(run, rerun, torchvision.models.resnet50(weights=None).eval())
+    assert (facts["n_agree"], facts["n_compared"]) == (12, 13)
+    assert facts["rerun_differs"] == f"; they differ on all stages / hooks ({hooks.verdict} then slower)"
+    assert facts["hooks_moved"] == pytest.approx(0.04) and facts["other_moved"] == 0
+    assert facts["bare_rerun"] == 200.0 and facts["size"] == 64
+    assert facts["fc_mib"] == 2048 * 1000 * 4 / 2**20  # fc: 2048 -> 1000, float32
+    # layer1..layer4 at 64 x 64: 256 x 16 x 16, 512 x 8 x 8, 1024 x 4 x 4, 2048 x 2 x 2 floats
+    assert facts["maps_mib"] == (256 * 256 + 512 * 64 + 1024 * 16 + 2048 * 4) * 4 / 2**20
+    assert compare.rerun_facts(run, run, torchvision.models.resnet50(weights=None))["rerun_differs"] == ""
