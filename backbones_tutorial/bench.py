@@ -52,8 +52,8 @@ from .verdicts import (
     spread,
 )
 
-# Shares of budget_s, in the order they run; what one leaves unspent passes to the next.
 DRIFT_LAGS = (1, 6)  # neighbours, and a round of the all-stages workload (six methods) apart
+# Shares of budget_s, in the order they run; what one leaves unspent passes to the next.
 BUDGET_SHARE = {"all stages": 0.55, "layer2 only": 0.25, "from-scratch ResNet34": 0.2}
 
 

@@ -128,10 +128,10 @@ def interleaved_rounds(
     ``R a R b R`` (the next round starts from that last ``R``), and each candidate's ratio is its
     time over the mean of its two neighbours. On a shared machine a call's time drifts within
     seconds (``spread`` measures by how much), so a ratio of neighbours is steadier than one of
-    calls a round apart. After ``min_rounds``, and every
-    ``check_every`` rounds, a candidate whose interval is settled (a clear ``slower`` or
-    ``faster``, or a half-width of at most ``width``) leaves the rounds; the run ends when none is
-    open, or when ``budget_s`` seconds of ``clock`` or ``max_rounds`` rounds are spent.
+    calls a round apart. After ``min_rounds``, and every ``check_every`` rounds, a candidate whose
+    interval is settled (a clear ``slower`` or ``faster``, or a half-width of at most ``width``)
+    leaves the rounds; the run ends when none is open, or when ``budget_s`` seconds of ``clock``
+    or ``max_rounds`` rounds are spent.
     """
     if not 2 <= min_rounds <= max_rounds:
         raise ValueError(f"need 2 <= min_rounds <= max_rounds, got {min_rounds} and {max_rounds}")
@@ -145,7 +145,7 @@ def interleaved_rounds(
             candidates[name]()
     out = Rounds({name: [] for name in [reference, *compared]}, {name: [] for name in compared})
     rng, start, done, open_ = random.Random(0), clock(), 0, list(compared)
-    before = None
+    before: float | None = None
     while open_ and done < max_rounds:
         if before is None:  # a round starts with the last reference call of the round before
             before = measure(reference)

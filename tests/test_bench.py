@@ -280,3 +280,18 @@ def test_compare_bench_exits_1_on_a_differing_verdict(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[-2].split() == [
         "from-scratch", "ResNet34", "/", "ours", "within", "slower", "DIFFERS"]
     assert tool["main"]([str(a)]) == 2
+
+
+THIRD = ROOT / "book" / "data" / "bench-third.json"
+
+
+def test_the_committed_third_run_differs_only_where_its_budget_ran_out_at_the_bound():
+    """The third run (an hour later, a busier machine) differs from the first on two comparisons,
+    each undecided with its budget spent and an interval reaching 1.03; chapter 6 says so."""
+    run, third = bench.load(COMMITTED)[0], bench.load(THIRD)[0]
+    assert third.settings == run.settings and third.machine == run.machine
+    differ = {name for name, a, b in bench.agreement(run, third) if a != b}
+    assert differ == {"all stages / intermediate_layer_getter", "all stages / hooks"}
+    for name in differ:
+        r = third.result(name.split(" / ")[1], "all stages")
+        assert r.verdict == "undecided" and not r.settled and r.ratio_interval[0] < 1.03 <= r.ratio_interval[1]
