@@ -27,6 +27,7 @@ from .compat import works as compat_works
 from .display import Table
 from .extract import truncate
 from .methods import METHOD_TABLE, METHODS, STAGES, BareForward, HookExtractor, build_extractor
+from .resnet import resnet_feature_info
 
 _WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
 
@@ -242,18 +243,33 @@ def run_kind(settings: Settings) -> str:
     return "a short run, with a smaller input or fewer rounds than the defaults, so treat its ratios as rough"
 
 
+def agreement_facts(run: Results, other: Results) -> dict[str, object]:
+    """How far ``other`` (a later run of the same command) reached ``run``'s verdicts, as values
+    for ``prose``: ``n_agree`` of ``n_compared`` agree; ``rerun_differs`` names those that differ
+    (an empty string when none does); ``differ_unsettled`` is True when every one that differs is
+    undecided in ``other`` with its budget spent."""
+    both = bench_agreement(run, other)
+    differ = [(name, a, b) for name, a, b in both if a != b]
+    rows = {f"{w} / {r.method}": r for w, results in other.workloads.items() for r in results}
+    return {
+        "n_agree": len(both) - len(differ), "n_compared": len(both),
+        "rerun_differs": "; they differ on " + ", ".join(f"{n} ({a} then {b})" for n, a, b in differ) if differ else "",
+        "differ_unsettled": all(n in rows and rows[n].verdict == "undecided" and not rows[n].settled
+                                for n, _, _ in differ),
+    }
+
+
 def rerun_facts(run: Results, rerun: Results, model: torchvision.models.ResNet) -> dict[str, object]:
     """What chapter 6 says about a second run of the benchmark, as values for ``prose``.
 
-    ``n_agree`` of ``n_compared`` verdicts agree; ``rerun_differs`` names those that differ (an
-    empty string when none does). Then the hooks with the first workload, the one comparison of the
-    committed runs that differs: its ratio in each run (``hooks_run``, ``hooks_rerun``), its relative
-    change and the largest of any other comparison (``hooks_moved``, ``other_moved``), the bare
-    forward's median in each run, and what the hooks do beyond the bare forward: the head's fc
-    weights and the four maps they copy, in MiB at the run's input size (``fc_mib``, ``maps_mib``).
+    The counts of ``agreement_facts``. Then the hooks with the first workload, the one comparison
+    of the committed runs that differs: its ratio in each run (``hooks_run``, ``hooks_rerun``), its
+    relative change and the largest of any other comparison (``hooks_moved``, ``other_moved``), the
+    bare forward's median in each run, and what the hooks do beyond the bare forward: the head's
+    fc weights and the four maps they copy, in MiB at the run's input size (``fc_mib``,
+    ``maps_mib``, from the model's declared levels, without a forward pass).
     """
-    both = bench_agreement(run, rerun)
-    differ = [f"{name} ({a} then {b})" for name, a, b in both if a != b]
+    agreed = agreement_facts(run, rerun)
     workloads = list(run.workloads)
     first = workloads[0]
     moved = {}
@@ -262,14 +278,13 @@ def rerun_facts(run: Results, rerun: Results, model: torchvision.models.ResNet) 
             change = run.result(m, w).ratio_median / rerun.result(m, w).ratio_median
             moved[w, m] = max(change, 1 / change) - 1  # relative, whichever run is the larger
     size = run.settings.size
-    with torch.inference_mode():
-        maps = BareForward(model, WORKLOADS[first])(torch.zeros(1, 3, size, size))
+    levels = resnet_feature_info(model).select(WORKLOADS[first])
+    bytes_per_value = model.fc.weight.element_size()
     return {
-        "n_agree": len(both) - len(differ), "n_compared": len(both),
-        "rerun_differs": "; they differ on " + ", ".join(differ) if differ else "",
+        "n_agree": agreed["n_agree"], "n_compared": agreed["n_compared"], "rerun_differs": agreed["rerun_differs"],
         "hooks_run": run.result("hooks", first).ratio_median, "hooks_rerun": rerun.result("hooks", first).ratio_median,
         "hooks_moved": moved[first, "hooks"], "other_moved": max(v for k, v in moved.items() if k != (first, "hooks")),
         "bare_run": run.bare_ms[first], "bare_rerun": rerun.bare_ms[first], "size": size,
-        "fc_mib": model.fc.weight.numel() * model.fc.weight.element_size() / 2**20,
-        "maps_mib": sum(t.numel() * t.element_size() for t in maps) / 2**20,
+        "fc_mib": model.fc.weight.numel() * bytes_per_value / 2**20,
+        "maps_mib": sum(c * h * w for c, h, w in levels.shapes(size, size)) * bytes_per_value / 2**20,
     }

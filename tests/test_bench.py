@@ -16,6 +16,7 @@ from backbones_tutorial.methods import METHODS
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "book" / "data" / "bench.json"
 RERUN = ROOT / "book" / "data" / "bench-rerun.json"
+THIRD = ROOT / "book" / "data" / "bench-third.json"
 
 
 def _row(method, ratio, verdict="within", settled=True):
@@ -282,9 +283,6 @@ def test_compare_bench_exits_1_on_a_differing_verdict(tmp_path, capsys):
     assert tool["main"]([str(a)]) == 2
 
 
-THIRD = ROOT / "book" / "data" / "bench-third.json"
-
-
 def test_the_committed_third_run_differs_only_where_its_budget_ran_out_at_the_bound():
     """The third run (an hour later, a busier machine) differs from the first on two comparisons,
     each undecided with its budget spent and an interval reaching 1.03; chapter 6 says so."""
@@ -295,3 +293,13 @@ def test_the_committed_third_run_differs_only_where_its_budget_ran_out_at_the_bo
     for name in differ:
         r = third.result(name.split(" / ")[1], "all stages")
         assert r.verdict == "undecided" and not r.settled and r.ratio_interval[0] < 1.03 <= r.ratio_interval[1]
+
+
+def test_timer_timeit_of_one_call_makes_two_untimed_calls_before_it():
+    """Why timed_calls does not use torch.utils.benchmark.Timer.timeit(1), as chapter 6 says: it
+    calls the statement three times for one timed call (two warm-up calls first)."""
+    from torch.utils import benchmark
+
+    calls = []
+    benchmark.Timer(stmt="fn()", globals={"fn": lambda: calls.append(1)}).timeit(1)
+    assert len(calls) == 3

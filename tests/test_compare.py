@@ -240,3 +240,8 @@ def test_rerun_facts_count_the_agreements_and_measure_what_moved():
     # layer1..layer4 at 64 x 64: 256 x 16 x 16, 512 x 8 x 8, 1024 x 4 x 4, 2048 x 2 x 2 floats
     assert facts["maps_mib"] == (256 * 256 + 512 * 64 + 1024 * 16 + 2048 * 4) * 4 / 2**20
     assert compare.rerun_facts(run, run, torchvision.models.resnet50(weights=None))["rerun_differs"] == ""
+    assert compare.agreement_facts(run, rerun)["differ_unsettled"] is False  # the hooks' "slower" is settled
+    undecided = dataclasses.replace(slower, verdict="undecided", settled=False)
+    unsettled = dataclasses.replace(rerun, workloads={**run.workloads, "all stages": [
+        undecided if r is hooks else r for r in run.workloads["all stages"]]})
+    assert compare.agreement_facts(run, unsettled)["differ_unsettled"] is True
