@@ -34,12 +34,12 @@ examples:
 
 BENCH_HELP = """\
 Time each feature-extraction method against a bare forward pass (interleaved
-rounds) and measure its peak memory in fresh subprocesses; print a table per
-device and write the results as JSON."""
+rounds, in blocks that each run in a fresh process) and measure its peak memory
+in fresh subprocesses; print a table per device and write the results as JSON."""
 
 BENCH_EXAMPLE = f"""\
 examples:
-  a smoke run (64x64 input, 3 rounds):
+  a smoke run (64x64 input, 2 blocks of 3 rounds):
     {PROG} bench --quick --device cpu
   the run that chapter 6 shows:
     {PROG} bench --out book/data/bench.json --plot bench.png"""
@@ -116,15 +116,17 @@ def parser() -> argparse.ArgumentParser:
         epilog=BENCH_EXAMPLE,
     )
     bench.add_argument("--quick", action="store_true",
-                       help="a smoke run: 64x64 input, 3 rounds, one memory process, a small matrix without "
-                            "the compiles; its verdicts are not meaningful")
+                       help="a smoke run: 64x64 input, 2 blocks of 3 rounds in this process, one memory process, "
+                            "a small matrix without the compiles; its verdicts are not meaningful")
     bench.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                        help="auto (default): the CPU, and CUDA too when it is available")
     bench.add_argument("--rounds", type=int, default=None,
-                       help="the least number of interleaved rounds (default 30; 3 with --quick); more are added "
-                            "until every interval is narrow enough or the budget is spent")
+                       help="interleaved rounds in each block (default 20; 3 with --quick)")
+    bench.add_argument("--blocks", type=int, default=None,
+                       help="the least number of blocks, each a fresh process (default 5; 2 with --quick); more "
+                            "are added until every interval is narrow enough or the budget is spent")
     bench.add_argument("--budget", type=float, default=None,
-                       help="seconds for all the timing rounds of one device (default 900)")
+                       help="seconds for all the blocks of one device (default 900)")
     bench.add_argument("--threads", type=int, default=None, help="torch threads for every timed call (default 1)")
     bench.add_argument("--no-matrix", action="store_true",
                        help="skip the compatibility matrix (ResNet50; its compiles take minutes)")
@@ -168,10 +170,15 @@ def _writable(path: pathlib.Path, option: str, cli: argparse.ArgumentParser) -> 
 
 
 def run_bench(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
-    rounds = args.rounds if args.rounds is not None else (3 if args.quick else 30)
+    from .verdicts import MAX_BLOCKS
+
+    rounds = args.rounds if args.rounds is not None else (3 if args.quick else 20)
+    blocks = args.blocks if args.blocks is not None else (2 if args.quick else 5)
     size = args.size if args.size is not None else (64 if args.quick else 224)
     if rounds < 3 or size < 32:
         cli.exit(2, f"error: need --rounds >= 3 and --size >= 32, got --rounds {rounds} and --size {size}\n")
+    if not 2 <= blocks <= MAX_BLOCKS:
+        cli.exit(2, f"error: need 2 <= --blocks <= {MAX_BLOCKS}, got --blocks {blocks}\n")
     if args.budget is not None and args.budget <= 0:
         cli.exit(2, f"error: --budget must be a positive number of seconds, got {args.budget}\n")
     if args.threads is not None and args.threads < 1:
@@ -194,7 +201,7 @@ def run_bench(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
     runs = []
     for k, device in enumerate(devices):
         settings = bench.Settings(
-            device=device, size=size, rounds=rounds, max_rounds=rounds if args.quick else default.max_rounds,
+            device=device, size=size, rounds=rounds, blocks=blocks, max_blocks=blocks if args.quick else MAX_BLOCKS,
             budget_s=args.budget or default.budget_s, warmup=1 if args.quick else default.warmup,
             threads=args.threads or default.threads, memory=not args.no_memory, quick=args.quick)
 

@@ -1,35 +1,35 @@
 """``python -m backbones_tutorial bench``: what each extraction method costs, measured.
 
-Latency is taken as a ratio to the bare forward (``methods.BareForward``) timed in the same round:
-every round times each method once, in a shuffled order, each call between two calls of the
-bare forward, with the thread count fixed; a method's ratio in a round is its time over the mean
-of its two neighbours, so the drifts of a shared machine cancel. Rounds are added until the
-bootstrap interval of every median ratio is narrow enough for a two-sided verdict, or the time
-budget is spent (``verdicts``). Peak memory is measured in a fresh subprocess per method
-and workload. The from-scratch ResNet34 is compared with torchvision's the same way. A full run
-also computes the compatibility matrix on ResNet50 (``compat``).
+Latency is taken as a ratio to the bare forward (``methods.BareForward``), measured in blocks.
+A block is a fresh process (``bench_worker``) that times interleaved rounds: each method once per
+round, in a shuffled order, each call between two calls of the bare forward, with the thread
+count fixed; a method's ratio in a round is its time over the mean of its two neighbours, so the
+drifts of a shared machine cancel. A block's median ratio is one measurement; blocks are added
+until Student's t interval of the mean of those medians is narrow enough for a two-sided verdict,
+or the time budget is spent (``verdicts.blocked_runs``). Each method runs on its own copy of the
+model. Peak memory is measured in a fresh subprocess per method and workload. The from-scratch
+ResNet34 is compared with torchvision's the same way. A full run also computes the compatibility
+matrix on ResNet50 (``compat``).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import platform
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
 import torchvision
-from torch import nn
 
 from .bench_report import (  # noqa: F401  (the chapter and the command read them here)
     WORKLOADS,
     Target,
     agreement,
     fmt_mib,
+    format_interval,
     format_targets,
     markdown_summary,
     rounds_text,
@@ -38,23 +38,23 @@ from .bench_report import (  # noqa: F401  (the chapter and the command read the
     verdict_of,
     verdict_text,
 )
+from .bench_worker import SCRATCH, BlockSpec, bench_model, measure_block, measure_block_in_subprocess
 from .checks import check_choice
 from .freeze import count_params
 from .memory import probe_in_subprocess
-from .methods import METHODS, BareForward, HookExtractor, build_extractor
-from .resnet import resnet34
+from .methods import METHODS, build_extractor
 from .verdicts import (
     HALF_WIDTH,
+    MAX_BLOCKS,
     TOLERANCE,
     Verdict,
-    interleaved_rounds,
-    judge,
+    blocked_runs,
+    judge_blocks,
     spread,
 )
 
 DRIFT_LAGS = (1, 6)  # neighbours, and a round of the all-stages workload (six methods) apart
-# Shares of budget_s, in the order they run; what one leaves unspent passes to the next.
-BUDGET_SHARE = {"all stages": 0.55, "layer2 only": 0.25, "from-scratch ResNet34": 0.2}
+COMPARISONS = [f"{w} / {m}" for w in WORKLOADS for m in METHODS] + [f"{SCRATCH} / ours"]
 
 
 @dataclass
@@ -62,13 +62,14 @@ class Settings:
     device: str = "cpu"
     size: int = 224
     batch: int = 1
-    rounds: int = 30  # the least number of rounds; more are added until the intervals are narrow
-    max_rounds: int = 400
-    budget_s: float = 900.0  # for all the timing rounds together (memory probes and matrix apart)
+    rounds: int = 20  # interleaved rounds in each block (fresh process)
+    blocks: int = 5  # the least number of blocks; more are added until the intervals are narrow
+    max_blocks: int = MAX_BLOCKS
+    budget_s: float = 900.0  # for all the blocks together (memory probes and matrix apart)
     warmup: int = 3
     threads: int = 1  # torch's intra-op threads, fixed for every timed call
     memory: bool = True
-    quick: bool = False  # a smoke run: every code path once, verdicts not meaningful
+    quick: bool = False  # a smoke run: every code path once, blocks in this process, verdicts not meaningful
     tolerance: float = TOLERANCE
     half_width: float = HALF_WIDTH
 
@@ -76,14 +77,16 @@ class Settings:
 @dataclass
 class MethodResult:
     method: str
-    ratio_median: float  # latency / bare forward latency, median over rounds
-    ratio_interval: tuple[float, float]  # 95 % bootstrap interval of that median
+    ratio_median: float  # latency / bare forward latency: the mean over blocks of each block's median
+    ratio_interval: tuple[float, float]  # Student's t 95 % interval of that mean (verdicts.block_interval)
     verdict: str  # within / slower / faster / undecided, for the tolerance of the settings
-    rounds: int
+    rounds: int  # in all its blocks
     settled: bool  # False: the budget ran out before the interval was narrow enough
-    ms_median: float
+    ms_median: float  # median of its own calls (the tables show the bare forward's median x the ratio)
     params: int
     peak_memory_mib: float | None
+    block_ratios: list[float] = field(default_factory=list)  # each block's median ratio, in the order run
+    round_ratios: list[list[float]] = field(default_factory=list)  # every round's ratio, block by block
 
 
 @dataclass
@@ -98,6 +101,8 @@ class Results:
     # {workload: {lag: spread}}: how much the bare forward's own calls, DRIFT_LAGS reference calls
     # apart (one method call between each), differ (verdicts.spread)
     drift: dict[str, dict[str, float]] = field(default_factory=dict)
+    # {workload: the bare forward's median ms in each block}: how the machine's speed moved between blocks
+    bare_block_ms: dict[str, list[float]] = field(default_factory=dict)
 
     def result(self, method: str, workload: str) -> MethodResult:
         """The row of ``method`` in ``workload``."""
@@ -130,51 +135,6 @@ def _cpu_name() -> str:
         return platform.processor() or platform.machine()
 
 
-def timed_calls(candidates: dict[str, Callable[[], object]], device: str) -> Callable[[str], float]:
-    """``measure(name)``: the seconds of one call of ``candidates[name]``, CUDA synchronised
-    before and after as ``torch.utils.benchmark.Timer`` does.
-
-    Not ``Timer.timeit(1)`` itself: it makes two untimed warm-up calls before every timed one,
-    which tripled the cost of a round of single calls. The thread count is fixed by ``run``."""
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-
-    def measure(name: str) -> float:
-        fn = candidates[name]
-        sync()
-        start = time.perf_counter()
-        fn()
-        sync()
-        return time.perf_counter() - start
-    return measure
-
-
-def _verdicts(candidates: dict[str, Callable[[], object]], reference: str, settings: Settings, budget_s: float,
-              progress: Callable[[str], None]) -> tuple[dict[str, Verdict], dict[str, float], float, dict[str, float]]:
-    """Interleaved rounds of ``candidates``; each one's verdict against ``reference``, the median
-    ms of every candidate, the seconds the rounds took and the reference's drift at DRIFT_LAGS."""
-    compared = [n for n in candidates if n != reference]
-    start = time.perf_counter()
-    rounds = interleaved_rounds(
-        candidates, reference, compared, timed_calls(candidates, settings.device), settings.rounds,
-        settings.max_rounds, budget_s, tolerance=settings.tolerance, width=settings.half_width,
-        warmup=settings.warmup, progress=progress)
-    verdicts = {n: judge(rounds.ratios[n], settings.tolerance, settings.half_width) for n in compared}
-    ms = {n: statistics.median(t) * 1000 for n, t in rounds.seconds.items()}
-    drift = {str(lag): spread(rounds.seconds[reference], lag) for lag in DRIFT_LAGS
-             if lag < len(rounds.seconds[reference])}
-    return verdicts, ms, time.perf_counter() - start, drift
-
-
-def _input(settings: Settings) -> torch.Tensor:
-    g = torch.Generator().manual_seed(0)
-    return torch.randn(settings.batch, 3, settings.size, settings.size, generator=g).to(settings.device)
-
-
-def _model(settings: Settings) -> torchvision.models.ResNet:
-    torch.manual_seed(0)
-    return torchvision.models.resnet50(weights=None).eval().to(settings.device)
-
-
 def peak_memories(pairs: list[tuple[str, str]], settings: Settings,
                   progress: Callable[[str], None] = lambda s: None) -> dict[tuple[str, str], float | None]:
     """Peak MiB of each ``(method, workload)`` pair: one fresh subprocess per pair, or one for
@@ -190,58 +150,69 @@ def peak_memories(pairs: list[tuple[str, str]], settings: Settings,
     return out
 
 
-def _row(method: str, v: Verdict, ms: float, params: int, memory: float | None) -> MethodResult:
-    return MethodResult(method, v.ratio, v.interval, v.verdict, v.rounds, v.settled, ms, params, memory)
+def _row(method: str, v: Verdict, blocks: list[list[float]], ms: float, params: int,
+         memory: float | None) -> MethodResult:
+    return MethodResult(method, v.ratio, v.interval, v.verdict, v.rounds, v.settled, ms, params, memory,
+                        list(v.block_ratios), blocks)
 
 
-def _progress_in(progress: Callable[[str], None], workload: str, step: str) -> None:
-    progress(f"{workload}: {step}")
+def _blocks(settings: Settings, progress: Callable[[str], None]
+            ) -> tuple[dict[str, Verdict], dict[str, list[list[float]]], list[dict]]:
+    """Blocks of every comparison until each is settled: the verdicts, every comparison's ratios
+    block by block, and each block's record."""
+    records: list[dict] = []
+
+    def run_block(open_: list[str], k: int) -> dict[str, list[float]]:
+        spec = BlockSpec(open_, k, settings.device, settings.size, settings.batch, settings.threads,
+                         settings.warmup, settings.rounds)
+        progress(f"block {k + 1}: {len(open_)} comparisons, {settings.rounds} rounds"
+                 + (" (quick: in this process)" if settings.quick else " in a fresh process"))
+        record = measure_block(spec) if settings.quick else measure_block_in_subprocess(spec)
+        records.append(record)
+        return record["ratios"]
+
+    blocks = blocked_runs(run_block, COMPARISONS, settings.blocks, settings.max_blocks, settings.budget_s,
+                          tolerance=settings.tolerance, width=settings.half_width, progress=progress)
+    verdicts = {c: judge_blocks(b, settings.tolerance, settings.half_width) for c, b in blocks.items()}
+    return verdicts, blocks, records
+
+
+def _pooled(records: list[dict], kind: str, key: str) -> list[float]:
+    return [t for r in records for t in r[kind].get(key, [])]
+
+
+def _drift(records: list[dict], section: str) -> dict[str, float]:
+    """The median over blocks of ``spread`` of the reference's calls, at each of DRIFT_LAGS."""
+    times = [r["reference_seconds"][section] for r in records if section in r["reference_seconds"]]
+    return {str(lag): statistics.median(spread(t, lag) for t in times)
+            for lag in DRIFT_LAGS if all(lag < len(t) for t in times)}
 
 
 def run(settings: Settings, progress: Callable[[str], None] = lambda s: None, matrix: bool = True) -> Results:
     """Time, probe and (with ``matrix``) check the compatibility of every method; see the module."""
     torch.set_num_threads(settings.threads)
     results = Results(settings, _machine(settings.device))
-    x = _input(settings)
-    spare = 0.0  # budget seconds left unspent by the sections before
-
-    def budget(section: str) -> float:
-        return BUDGET_SHARE[section] * settings.budget_s + spare
-
     pairs = [(m, w) for w in WORKLOADS for m in ("bare", *METHODS)]
     memory = peak_memories(pairs, settings, progress) if settings.memory else dict.fromkeys(pairs)
+    verdicts, blocks, records = _blocks(settings, progress)
+    model = bench_model(settings.device)
     for workload, layers in WORKLOADS.items():
-        model = _model(settings)
-        extractors: dict[str, nn.Module] = {"bare": BareForward(model, layers)}
-        extractors |= {m: build_extractor(m, model, layers).eval() for m in METHODS}
-        calls: dict[str, Callable[[], object]] = {name: functools.partial(e, x) for name, e in extractors.items()}
-        progress(f"{workload}: timing {len(calls)} extractors, interleaved rounds")
-        with torch.inference_mode():
-            allowed = budget(workload)
-            verdicts, ms, spent, results.drift[workload] = _verdicts(
-                calls, "bare", settings, allowed, functools.partial(_progress_in, progress, workload))
-        spare = max(0.0, allowed - spent)
-        results.bare_ms[workload] = ms["bare"]
+        results.bare_ms[workload] = statistics.median(_pooled(records, "reference_seconds", workload)) * 1000
         results.bare_peak_memory_mib[workload] = memory["bare", workload]
+        results.drift[workload] = _drift(records, workload)
+        results.bare_block_ms[workload] = [statistics.median(r["reference_seconds"][workload]) * 1000
+                                           for r in records if workload in r["reference_seconds"]]
         results.workloads[workload] = [
-            _row(m, verdicts[m], ms[m], count_params(extractors[m]), memory[m, workload]) for m in METHODS]
-        hooks = extractors["hooks"]
-        if isinstance(hooks, HookExtractor):
-            hooks.remove()
-
-    progress("from-scratch ResNet34 against torchvision's")
-    torch.manual_seed(0)
-    tv = torchvision.models.resnet34(weights=None).eval().to(settings.device)
-    ours = resnet34().eval().to(settings.device)
-    ours.load_state_dict(tv.state_dict(), strict=True)
-    with torch.inference_mode():
-        verdicts, ms, _, _ = _verdicts({"torchvision": lambda: tv(x), "ours": lambda: ours(x)}, "torchvision",
-                                    settings, budget("from-scratch ResNet34"),
-                                    functools.partial(_progress_in, progress, "ResNet34"))
-    v = verdicts["ours"]
+            _row(m, verdicts[f"{workload} / {m}"], blocks[f"{workload} / {m}"],
+                 statistics.median(_pooled(records, "seconds", f"{workload} / {m}")) * 1000,
+                 count_params(build_extractor(m, model, layers)), memory[m, workload])
+            for m in METHODS]
+    v = verdicts[f"{SCRATCH} / ours"]
     results.scratch_vs_torchvision = {
         "ratio_median": v.ratio, "ratio_interval": list(v.interval), "verdict": v.verdict, "rounds": v.rounds,
-        "settled": v.settled, "ours_ms": ms["ours"], "torchvision_ms": ms["torchvision"]}
+        "settled": v.settled, "block_ratios": list(v.block_ratios), "round_ratios": blocks[f"{SCRATCH} / ours"],
+        "ours_ms": statistics.median(_pooled(records, "seconds", f"{SCRATCH} / ours")) * 1000,
+        "torchvision_ms": statistics.median(_pooled(records, "reference_seconds", SCRATCH)) * 1000}
     if matrix:
         from . import compat
 
@@ -264,7 +235,8 @@ def from_dict(d: dict) -> Results:
         for w, methods in d["workloads"].items()
     }
     return Results(Settings(**d["settings"]), d["machine"], workloads, d["bare_ms"],
-                   d["bare_peak_memory_mib"], d["scratch_vs_torchvision"], d["compatibility"], d["drift"])
+                   d["bare_peak_memory_mib"], d["scratch_vs_torchvision"], d["compatibility"], d["drift"],
+                   d["bare_block_ms"])
 
 
 def load(path) -> list[Results]:

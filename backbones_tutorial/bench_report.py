@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,9 +18,11 @@ if TYPE_CHECKING:
 WORKLOADS = {"all stages": list(STAGES), "layer2 only": ["layer2"]}
 
 
-def _interval(lo_hi) -> str:
+def format_interval(lo_hi) -> str:
+    """``"1.014-1.031"``: rounded outwards, so the interval shown contains the interval decided on
+    (an upper end of 1.0302 shows as 1.031, not as a 1.030 that would look within 3 %)."""
     lo, hi = lo_hi
-    return f"{lo:.3f}-{hi:.3f}"
+    return f"{math.floor(lo * 1000 + 1e-9) / 1000:.3f}-{math.ceil(hi * 1000 - 1e-9) / 1000:.3f}"
 
 
 def table(results: Results, rerun: Results | None = None) -> Table:
@@ -35,11 +38,12 @@ def table(results: Results, rerun: Results | None = None) -> Table:
         for m in methods:
             mark = "" if runs_only_needed_layers(m.method, layers) else " *"
             verdict = verdict_text(m.verdict, m.settled, results.settings) + again.get(f"{workload} / {m.method}", "")
-            rows.append(("", m.method + mark, f"{m.ratio_median:.3f}", _interval(m.ratio_interval), verdict,
+            rows.append(("", m.method + mark, f"{m.ratio_median:.3f}", format_interval(m.ratio_interval), verdict,
                          f"{bare_ms * m.ratio_median:.1f}", fmt_int(m.params), fmt_mib(m.peak_memory_mib)))
     s = results.settings
     caption = (f"{s.device}, {s.threads} thread(s), input {s.batch} x 3 x {s.size} x {s.size}, {rounds_text(results)}; "
-               f"verdict: the 95 % interval against 1 +- {s.tolerance:.0%}; ms: the bare forward's median times "
+               f"ratio: the mean of the blocks' median ratios; verdict: its 95 % t interval against "
+               f"1 +- {s.tolerance:.0%}; ms: the bare forward's median times "
                "the ratio; * = computes layers past the deepest one requested")
     return Table(("workload", "method", "time / bare", "95 % interval", "verdict", "ms", "parameters", "peak MiB"),
                  tuple(rows), caption)
@@ -53,11 +57,14 @@ def _rerun_verdicts(results: Results, rerun: Results | None) -> dict[str, str]:
 
 
 def rounds_text(results: Results) -> str:
-    """``"30 to 120 interleaved rounds"``: the least and most any comparison took."""
-    counts = [m.rounds for rows in results.workloads.values() for m in rows]
-    counts.append(results.scratch_vs_torchvision["rounds"])
+    """``"5 to 12 blocks (fresh processes) of 20 interleaved rounds"``: the least and most blocks
+    any comparison took."""
+    counts = [len(m.block_ratios) for rows in results.workloads.values() for m in rows]
+    counts.append(len(results.scratch_vs_torchvision["block_ratios"]))
     lo, hi = min(counts), max(counts)
-    return f"{lo} interleaved rounds" if lo == hi else f"{lo} to {hi} interleaved rounds"
+    where = "in one process: quick" if results.settings.quick else "fresh processes"
+    blocks = f"{lo} blocks" if lo == hi else f"{lo} to {hi} blocks"
+    return f"{blocks} ({where}) of {results.settings.rounds} interleaved rounds"
 
 
 def verdict_text(verdict: str, settled: bool, settings: Settings) -> str:
@@ -98,7 +105,7 @@ class Target:
     @property
     def text(self) -> str:
         """The target as a sentence: ``"layer2 only: fx within 3% of bare (1.018, 1.010-1.025)"``."""
-        figures = f"({self.ratio:.3f}, {_interval(self.interval)})"
+        figures = f"({self.ratio:.3f}, {format_interval(self.interval)})"
         if self.workload is None:
             return f"{self.label} within {self.tolerance:.0%} of torchvision's {figures}"
         return f"{self.workload}: {self.label} within {self.tolerance:.0%} of bare {figures}"
@@ -139,8 +146,9 @@ def markdown_summary(runs: list[Results], rerun: Results | None = None) -> str:
         s, m = run.settings, run.machine
         again = _rerun_verdicts(run, rerun if k == 0 else None)
         out.append(f"{s.device} ({m['cpu']}, {m['threads']} thread(s); torch {m['torch']}), input {s.batch} x 3 x "
-                   f"{s.size} x {s.size}, {rounds_text(run)}; 95 % bootstrap intervals of the median ratio, "
-                   f"verdicts against 1 +- {s.tolerance:.0%}; ms: the bare forward's median times the ratio:\n")
+                   f"{s.size} x {s.size}, {rounds_text(run)}; ratio: the mean of the blocks' median ratios, "
+                   f"with its 95 % t interval; verdicts against 1 +- {s.tolerance:.0%}; ms: the bare forward's "
+                   "median times the ratio:\n")
         out.append("| workload | method | time / bare forward | 95 % interval | verdict | ms | parameters kept "
                    "| peak MiB |")
         out.append("|---|---|---|---|---|---|---|---|")
@@ -150,7 +158,7 @@ def markdown_summary(runs: list[Results], rerun: Results | None = None) -> str:
                        f"{fmt_mib(run.bare_peak_memory_mib.get(workload))} |")
             for r in rows:
                 verdict = verdict_text(r.verdict, r.settled, s) + again.get(f"{workload} / {r.method}", "")
-                out.append(f"| {workload} | {r.method} | {r.ratio_median:.3f} | {_interval(r.ratio_interval)} | "
+                out.append(f"| {workload} | {r.method} | {r.ratio_median:.3f} | {format_interval(r.ratio_interval)} | "
                            f"{verdict} | {bare_ms * r.ratio_median:.1f} | {fmt_int(r.params)} | "
                            f"{fmt_mib(r.peak_memory_mib)} |")
         out.append("")

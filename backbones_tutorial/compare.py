@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,14 +21,14 @@ from torch import nn
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from .bench import WORKLOADS, Results, Settings, Target, fmt_mib, rounds_text
+from .bench import Results, Settings, Target, fmt_mib, format_interval, rounds_text
 from .bench import agreement as bench_agreement
 from .checks import check_choice
 from .compat import works as compat_works
 from .display import Table
 from .extract import truncate
 from .methods import METHOD_TABLE, METHODS, STAGES, BareForward, HookExtractor, build_extractor
-from .resnet import resnet_feature_info
+from .verdicts import bootstrap_interval
 
 _WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
 
@@ -201,7 +202,7 @@ def comparison_table(run: Results, lines: Mapping[str, int], nested: Mapping[str
         rows,
         caption=(f"{_WORDS[len(METHOD_TABLE)].capitalize()} ways to extract ResNet50 features. Parameters, "
                  f"time and memory: {' / '.join(workloads)}; {s.device}, input {s.batch} x 3 x {s.size} x "
-                 f"{s.size}, median of {rounds_text(run)}"),
+                 f"{s.size}; time: the mean of the blocks' median ratios, {rounds_text(run)}"),
     )
 
 
@@ -230,9 +231,10 @@ def compatibility_phrase(result_by_tool: Mapping[str, bool]) -> str:
 
 
 def missed_phrase(targets: Sequence[Target]) -> str:
-    """The targets missed, as a clause: "none was missed", "the ones missed were a and b"."""
-    missed = [t.subject for t in targets if not t.met]
-    return "none was missed" if not missed else "the ones missed were " + _and(missed)
+    """The targets not met, as a clause, each with its verdict and interval: "none was missed",
+    "not met: fx (layer2 only), undecided (1.021-1.038)"."""
+    missed = [f"{t.subject}, {t.verdict} ({format_interval(t.interval)})" for t in targets if not t.met]
+    return "none was missed" if not missed else "not met: " + _and(missed)
 
 
 def run_kind(settings: Settings) -> str:
@@ -259,32 +261,63 @@ def agreement_facts(run: Results, other: Results) -> dict[str, object]:
     }
 
 
-def rerun_facts(run: Results, rerun: Results, model: torchvision.models.ResNet) -> dict[str, object]:
-    """What chapter 6 says about a second run of the benchmark, as values for ``prose``.
+def _comparisons(run: Results) -> dict[str, tuple[float, tuple[float, float], tuple[float, ...]]]:
+    """``{"all stages / fx": (ratio, interval, block ratios), ...}``: every comparison of a run."""
+    out = {f"{w} / {r.method}": (r.ratio_median, r.ratio_interval, tuple(r.block_ratios))
+           for w, rows in run.workloads.items() for r in rows}
+    s = run.scratch_vs_torchvision
+    out["from-scratch ResNet34 / ours"] = (s["ratio_median"], tuple(s["ratio_interval"]), tuple(s["block_ratios"]))
+    return out
 
-    The counts of ``agreement_facts``. Then the hooks with the first workload, the one comparison
-    of the committed runs that differs: its ratio in each run (``hooks_run``, ``hooks_rerun``), its
-    relative change and the largest of any other comparison (``hooks_moved``, ``other_moved``), the
-    bare forward's median in each run, and what the hooks do beyond the bare forward: the head's
-    fc weights and the four maps they copy, in MiB at the run's input size (``fc_mib``,
-    ``maps_mib``, from the model's declared levels, without a forward pass).
-    """
+
+def rerun_facts(run: Results, rerun: Results) -> dict[str, object]:
+    """What chapter 6 says about a second run of the benchmark, as values for ``prose``: the
+    counts of ``agreement_facts``; the comparison whose ratio moved most between the two runs
+    (``most_moved``), by how much, relative, whichever run is the larger (``moved``); and the bare
+    forward's median over all stages in each run (``bare_run``, ``bare_rerun``)."""
     agreed = agreement_facts(run, rerun)
-    workloads = list(run.workloads)
-    first = workloads[0]
-    moved = {}
-    for w in workloads:
-        for m in METHODS:
-            change = run.result(m, w).ratio_median / rerun.result(m, w).ratio_median
-            moved[w, m] = max(change, 1 / change) - 1  # relative, whichever run is the larger
-    size = run.settings.size
-    levels = resnet_feature_info(model).select(WORKLOADS[first])
-    bytes_per_value = model.fc.weight.element_size()
+    a, b = _comparisons(run), _comparisons(rerun)
+    moved = {k: max(a[k][0] / b[k][0], b[k][0] / a[k][0]) - 1 for k in a}
+    most = max(moved, key=lambda k: moved[k])
+    first = next(iter(run.workloads))
     return {
         "n_agree": agreed["n_agree"], "n_compared": agreed["n_compared"], "rerun_differs": agreed["rerun_differs"],
-        "hooks_run": run.result("hooks", first).ratio_median, "hooks_rerun": rerun.result("hooks", first).ratio_median,
-        "hooks_moved": moved[first, "hooks"], "other_moved": max(v for k, v in moved.items() if k != (first, "hooks")),
-        "bare_run": run.bare_ms[first], "bare_rerun": rerun.bare_ms[first], "size": size,
-        "fc_mib": model.fc.weight.numel() * bytes_per_value / 2**20,
-        "maps_mib": sum(c * h * w for c, h, w in levels.shapes(size, size)) * bytes_per_value / 2**20,
+        "most_moved": most, "moved": moved[most], "bare_run": run.bare_ms[first], "bare_rerun": rerun.bare_ms[first],
+    }
+
+
+def block_facts(run: Results, near: float = 0.1) -> dict[str, object]:
+    """How much one block (fresh process) differs from the next, as values for ``prose``: the
+    number of blocks (``blocks_lo`` to ``blocks_hi``); the range of the bare forward's median over
+    the blocks of the first workload (``bare_block_lo``, ``bare_block_hi``, ms); and, among the
+    comparisons whose ratio is within ``near`` of 1, the widest spread of the block medians
+    (highest over lowest, minus 1: ``block_spread``, of ``block_spread_of``) and the widest
+    half-width of an interval (``widest_half``)."""
+    comparisons = _comparisons(run)
+    near_1 = {k: v for k, v in comparisons.items() if abs(v[0] - 1) < near}
+    spread = {k: max(blocks) / min(blocks) - 1 for k, (_, _, blocks) in near_1.items()}
+    widest = max(spread, key=lambda k: spread[k])
+    counts = [len(blocks) for _, _, blocks in comparisons.values()]
+    bare = run.bare_block_ms[next(iter(run.workloads))]
+    return {
+        "blocks_lo": min(counts), "blocks_hi": max(counts), "bare_block_lo": min(bare), "bare_block_hi": max(bare),
+        "block_spread": spread[widest], "block_spread_of": widest,
+        "widest_half": max((hi - lo) / 2 for _, (lo, hi), _ in near_1.values()),
+    }
+
+
+def single_block_facts(run: Results) -> dict[str, object]:
+    """What an interval over the rounds of one process claims, as values for ``prose``: for every
+    comparison and block, the bootstrap interval of the block's median round ratio
+    (``verdicts.bootstrap_interval``); its median half-width (``one_block_half``); and in how many
+    of those intervals (``block_intervals``) the comparison's ratio over all blocks does not lie
+    (``block_missed``). A 95 % interval that described a rerun would miss about one in twenty."""
+    rows = [(r.ratio_median, r.round_ratios) for rows in run.workloads.values() for r in rows]
+    s = run.scratch_vs_torchvision
+    rows.append((s["ratio_median"], s["round_ratios"]))
+    intervals = [(ratio, bootstrap_interval(rounds)) for ratio, blocks in rows for rounds in blocks]
+    return {
+        "one_block_half": statistics.median((hi - lo) / 2 for _, (lo, hi) in intervals),
+        "block_intervals": len(intervals),
+        "block_missed": sum(not lo <= ratio <= hi for ratio, (lo, hi) in intervals),
     }

@@ -202,46 +202,81 @@ def _target(label, workload, met):
                         "within" if met else "slower", True)
 
 
-def test_the_missed_phrase_lists_the_missed_targets():
+def test_the_missed_phrase_lists_the_missed_targets_with_verdict_and_interval():
     assert compare.missed_phrase([_target("fx", "all stages", True)]) == "none was missed"
     assert (compare.missed_phrase([_target("fx", "layer2 only", False), _target("fx", "all stages", True)])
-            == "the ones missed were fx (layer2 only)")
+            == "not met: fx (layer2 only), slower (1.090-1.110)")
     two = [_target("wrapper", "all stages", False), _target("from-scratch ResNet34", None, False)]
-    assert compare.missed_phrase(two) == "the ones missed were wrapper (all stages) and from-scratch ResNet34"
-    three = [_target(m, "layer2 only", False) for m in ("children", "fx", "intermediate_layer_getter")]
-    assert compare.missed_phrase(three) == ("the ones missed were children (layer2 only), fx (layer2 only) and "
-                                            "intermediate_layer_getter (layer2 only)")
+    assert compare.missed_phrase(two) == ("not met: wrapper (all stages), slower (1.090-1.110) and "
+                                          "from-scratch ResNet34, slower (1.090-1.110)")
+    at_bound = bench.Target("layer2 only", "fx", 1.0296, (1.0211, 1.0381), 0.03, "undecided", True)
+    assert compare.missed_phrase([at_bound]) == "not met: fx (layer2 only), undecided (1.021-1.039)"
 
 
 def test_run_kind_tells_a_full_run_from_a_short_one():
-    assert compare.run_kind(bench.Settings(size=224, rounds=30)).startswith("a full run")
-    assert compare.run_kind(bench.Settings(size=64, rounds=30)).startswith("a short run")
+    assert compare.run_kind(bench.Settings(size=224, rounds=20)).startswith("a full run")
+    assert compare.run_kind(bench.Settings(size=64, rounds=20)).startswith("a short run")
     assert compare.run_kind(bench.Settings(size=224, rounds=3)).startswith("a short run")
 
 
-def test_rerun_facts_count_the_agreements_and_measure_what_moved():
+def _with(run, workload, method, **changes):
+    """``run`` with one row of ``workload`` changed."""
+    import dataclasses
+
+    rows = [dataclasses.replace(r, **changes) if r.method == method else r for r in run.workloads[workload]]
+    return dataclasses.replace(run, workloads={**run.workloads, workload: rows})
+
+
+def test_rerun_facts_count_the_agreements_and_find_what_moved_most():
     """A rerun that differs from the committed run only in the hooks' ratio (4 % higher, verdict
-    slower): 12 of 13 agree, the hooks moved by exactly 4 % and nothing else moved."""
+    slower): 12 of 13 agree, and the hooks moved most, by exactly 4 %."""
     import dataclasses
 
     run = bench.load(COMMITTED)[0]
-    run = dataclasses.replace(run, settings=dataclasses.replace(run.settings, size=64))
     hooks = run.result("hooks", "all stages")
-    slower = dataclasses.replace(hooks, ratio_median=hooks.ratio_median * 1.04, verdict="slower")
-    rows = [slower if r is hooks else r for r in run.workloads["all stages"]]
-    rerun = dataclasses.replace(run, workloads={**run.workloads, "all stages": rows},
-                                bare_ms={**run.bare_ms, "all stages": 200.0})
-    facts = compare.rerun_facts(run, rerun, torchvision.models.resnet50(weights=None).eval())
+    rerun = _with(run, "all stages", "hooks", ratio_median=hooks.ratio_median * 1.04, verdict="slower")
+    rerun = dataclasses.replace(rerun, bare_ms={**run.bare_ms, "all stages": 200.0})
+    facts = compare.rerun_facts(run, rerun)
     assert (facts["n_agree"], facts["n_compared"]) == (12, 13)
     assert facts["rerun_differs"] == f"; they differ on all stages / hooks ({hooks.verdict} then slower)"
-    assert facts["hooks_moved"] == pytest.approx(0.04) and facts["other_moved"] == 0
-    assert facts["bare_rerun"] == 200.0 and facts["size"] == 64
-    assert facts["fc_mib"] == 2048 * 1000 * 4 / 2**20  # fc: 2048 -> 1000, float32
-    # layer1..layer4 at 64 x 64: 256 x 16 x 16, 512 x 8 x 8, 1024 x 4 x 4, 2048 x 2 x 2 floats
-    assert facts["maps_mib"] == (256 * 256 + 512 * 64 + 1024 * 16 + 2048 * 4) * 4 / 2**20
-    assert compare.rerun_facts(run, run, torchvision.models.resnet50(weights=None))["rerun_differs"] == ""
+    assert facts["most_moved"] == "all stages / hooks" and facts["moved"] == pytest.approx(0.04)
+    assert facts["bare_rerun"] == 200.0 and facts["bare_run"] == run.bare_ms["all stages"]
+    lower = _with(run, "layer2 only", "fx", ratio_median=run.result("fx", "layer2 only").ratio_median / 1.05)
+    assert compare.rerun_facts(lower, run)["moved"] == pytest.approx(0.05)  # whichever run is the larger
+    assert compare.rerun_facts(run, run)["rerun_differs"] == "" and compare.rerun_facts(run, run)["moved"] == 0
     assert compare.agreement_facts(run, rerun)["differ_unsettled"] is False  # the hooks' "slower" is settled
-    undecided = dataclasses.replace(slower, verdict="undecided", settled=False)
-    unsettled = dataclasses.replace(rerun, workloads={**run.workloads, "all stages": [
-        undecided if r is hooks else r for r in run.workloads["all stages"]]})
-    assert compare.agreement_facts(run, unsettled)["differ_unsettled"] is True
+    unsettled = _with(run, "all stages", "hooks", verdict="undecided", settled=False)
+    assert compare.agreement_facts(run, unsettled)["differ_unsettled"] is (hooks.verdict != "undecided")
+
+
+def test_block_facts_find_the_widest_spread_between_blocks_of_a_ratio_near_1():
+    import dataclasses
+
+    run = bench.load(COMMITTED)[0]
+    n = len(run.result("fx", "layer2 only").block_ratios)
+    wide = _with(run, "layer2 only", "fx", block_ratios=[1.0] * (n - 1) + [1.2])  # 20 % apart
+    slow = _with(wide, "layer2 only", "hooks", block_ratios=[2.0] * (n - 1) + [3.0])  # far from 1: not counted
+    slow = dataclasses.replace(slow, bare_block_ms={**run.bare_block_ms, "all stages": [100.0, 90.0, 120.0]})
+    facts = compare.block_facts(slow)
+    assert facts["block_spread_of"] == "layer2 only / fx" and facts["block_spread"] == pytest.approx(0.2)
+    assert (facts["bare_block_lo"], facts["bare_block_hi"]) == (90.0, 120.0)
+    counts = [len(r.block_ratios) for rows in run.workloads.values() for r in rows]
+    assert facts["blocks_lo"] == min(counts + [len(run.scratch_vs_torchvision["block_ratios"])])
+    assert 0 < facts["widest_half"] < 0.2
+
+
+def test_single_block_facts_count_the_block_intervals_that_miss_the_runs_ratio():
+    import dataclasses
+
+    def every_row(run, ratio, rounds):
+        workloads = {w: [dataclasses.replace(r, ratio_median=ratio, round_ratios=rounds) for r in rows]
+                     for w, rows in run.workloads.items()}
+        scratch = {**run.scratch_vs_torchvision, "ratio_median": ratio, "round_ratios": rounds}
+        return dataclasses.replace(run, workloads=workloads, scratch_vs_torchvision=scratch)
+
+    run = bench.load(COMMITTED)[0]
+    apart = every_row(run, 1.05, [[1.0, 1.0, 1.0], [1.1, 1.1, 1.1]])  # each block certain, and each wrong
+    assert compare.single_block_facts(apart) == {"one_block_half": 0.0, "block_intervals": 26, "block_missed": 26}
+    spread = every_row(run, 1.0, [[0.9, 1.0, 1.1], [1.1, 1.0, 0.9]])
+    facts = compare.single_block_facts(spread)
+    assert facts["block_missed"] == 0 and facts["one_block_half"] > 0

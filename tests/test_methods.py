@@ -162,6 +162,26 @@ def test_hooks_are_removed(small_resnet):
     assert len(small_resnet.layer2._forward_hooks) == 0
 
 
+def test_hooks_on_a_shared_model_fire_inside_every_method_that_calls_its_modules(small_resnet):
+    """Why the benchmark gives each method its own copy of the model (chapter 6): hooks registered
+    on a model fire, and clone, inside every extractor built from the same modules, the bare
+    forward's included; only the subclass (its own copy of the weights) and fx (a GraphModule with
+    its own modules) escape them."""
+    x = torch.randn(1, 3, 49, 67)
+    hooks = HookExtractor(small_resnet, list(STAGES))
+    others = {"bare": BareForward(small_resnet, list(STAGES))}
+    others |= {m: build_extractor(m, small_resnet, list(STAGES)).eval() for m in METHODS if m != "hooks"}
+    fired = set()
+    with torch.no_grad():
+        for name, extractor in others.items():
+            hooks._store.clear()
+            extractor(x)
+            if hooks._store:
+                fired.add(name)
+    hooks.remove()
+    assert fired == {"bare", "children", "wrapper", "intermediate_layer_getter"}
+
+
 def test_truncating_methods_keep_fewer_parameters_for_an_early_stage(small_resnet):
     kept = {m: count_params(build_extractor(m, small_resnet, ["layer2"]))
             for m in ("children", "fx", "intermediate_layer_getter", "subclass")}

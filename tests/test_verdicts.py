@@ -164,3 +164,100 @@ def test_spread_is_the_interquartile_range_of_ratios_lag_calls_apart():
     assert v.spread(times, 4) == 0.0  # a period of 4: calls 4 apart are equal
     with pytest.raises(ValueError, match="need 1 <= lag < 9"):
         v.spread(times, 9)
+
+
+def test_the_t_quantiles_are_students():
+    """The table against an independent source: scipy's Student t distribution."""
+    from scipy.stats import t
+
+    assert v.T975 == pytest.approx([t.ppf(0.975, df) for df in range(1, len(v.T975) + 1)], abs=1e-4)
+    assert v.MAX_BLOCKS == len(v.T975) + 1
+
+
+def test_the_block_interval_is_students_t_interval_of_the_mean():
+    # mean 1.0, sample sd 0.02 over 3 blocks: half-width t(0.975, 2) * 0.02 / sqrt(3) = 0.049683
+    lo, hi = v.block_interval([1.0, 1.02, 0.98])
+    assert (lo, hi) == pytest.approx((1.0 - 0.049683, 1.0 + 0.049683), abs=1e-6)
+    assert v.block_interval([1.5] * 4) == (1.5, 1.5)
+    with pytest.raises(ValueError, match="2 to 40 blocks, got 1"):
+        v.block_interval([1.0])
+    with pytest.raises(ValueError, match="2 to 40 blocks, got 41"):
+        v.block_interval([1.0] * 41)
+
+
+def test_judge_blocks_takes_the_mean_of_each_blocks_median():
+    verdict = v.judge_blocks([[1.0, 1.1, 5.0], [0.9, 1.0, 1.0], [1.02, 1.0, 0.0]])  # medians 1.1, 1.0, 1.0
+    assert verdict.block_ratios == (1.1, 1.0, 1.0) and verdict.rounds == 9
+    assert verdict.ratio == pytest.approx(3.1 / 3)
+    assert verdict.interval == v.block_interval([1.1, 1.0, 1.0])
+    assert verdict.verdict == v.UNDECIDED and not verdict.settled
+
+
+class ProcessMachine:
+    """Blocks whose ratios scatter little within a block around an offset of their own: each
+    fresh process runs a little faster or slower than the next, as on a shared machine."""
+
+    def __init__(self, true_ratio, between=0.02, within=0.01, rounds=20, seconds=10.0, seed=0):
+        import numpy as np
+
+        self.rng, self.true, self.between, self.within = np.random.default_rng(seed), true_ratio, between, within
+        self.rounds, self.seconds, self.now, self.blocks = rounds, seconds, 0.0, []
+
+    def run_block(self, open_, k):
+        self.blocks.append(list(open_))
+        self.now += self.seconds
+        out = {}
+        for name in open_:
+            offset = self.rng.normal(0.0, self.between)
+            out[name] = list(self.true[name] + offset + self.rng.normal(0.0, self.within, self.rounds))
+        return out
+
+    def clock(self):
+        return self.now
+
+
+def test_one_process_claims_a_precision_that_the_blocks_do_not_and_their_interval_covers_the_truth():
+    """Within one block the bootstrap interval is narrow and misses the true ratio; the t interval
+    over blocks, whose medians carry the process-to-process scatter, contains it."""
+    m = ProcessMachine({"a": 1.0}, between=0.02, within=0.005, seed=3)
+    blocks = v.blocked_runs(m.run_block, ["a"], 12, 12, 1e9, clock=m.clock)["a"]
+    one = v.bootstrap_interval(blocks[0])
+    assert not one[0] <= 1.0 <= one[1] and v.half_width(one) < 0.005
+    missed = sum(not (lambda lo_hi: lo_hi[0] <= 1.0 <= lo_hi[1])(v.bootstrap_interval(b)) for b in blocks)
+    assert missed >= 6  # most single processes miss the truth
+    lo, hi = v.judge_blocks(blocks).interval
+    assert lo <= 1.0 <= hi
+
+
+def test_blocks_are_added_until_settled_and_a_settled_candidate_leaves():
+    m = ProcessMachine({"slow": 2.0, "near": 1.0}, between=0.02, within=0.01)
+    blocks = v.blocked_runs(m.run_block, ["slow", "near"], 3, 40, 1e9, clock=m.clock)
+    assert len(blocks["slow"]) == 3 and m.blocks[3:] and all(b == ["near"] for b in m.blocks[3:])
+    n = len(blocks["near"])
+    assert n > 3 and v.judge_blocks(blocks["near"]).settled
+    assert not v.judge_blocks(blocks["near"][:-1]).settled  # the block before had not settled it
+
+
+def test_the_budget_and_the_block_limit_stop_blocks_that_cannot_settle():
+    m = ProcessMachine({"a": 1.0}, between=0.2)
+    blocks = v.blocked_runs(m.run_block, ["a"], 2, 40, 35.0, clock=m.clock)
+    assert len(blocks["a"]) == 4 and m.now >= 35.0  # 10 s a block: the fourth one passes 35 s
+    assert not v.judge_blocks(blocks["a"]).settled
+    assert len(v.blocked_runs(ProcessMachine({"a": 1.0}, between=0.2).run_block, ["a"], 2, 5, 1e9)["a"]) == 5
+
+
+def test_blocked_runs_refuses_bad_limits_and_a_block_that_measured_something_else():
+    m = ProcessMachine({"a": 1.0})
+    with pytest.raises(ValueError, match="2 <= min_blocks <= max_blocks <= 40, got 1 and 5"):
+        v.blocked_runs(m.run_block, ["a"], 1, 5, 1.0)
+    with pytest.raises(ValueError, match="got 5 and 41"):
+        v.blocked_runs(m.run_block, ["a"], 5, 41, 1.0)
+    with pytest.raises(ValueError, match="distinct candidates"):
+        v.blocked_runs(m.run_block, ["a", "a"], 2, 5, 1.0)
+    with pytest.raises(RuntimeError, match=r"block 0 returned ratios for \['b'\], expected some for each of \['a'\]"):
+        v.blocked_runs(lambda open_, k: {"b": [1.0]}, ["a"], 2, 5, 1.0)
+
+
+def test_the_least_number_of_blocks_runs_whatever_the_budget():
+    m = ProcessMachine({"a": 1.0}, between=0.2)
+    assert len(v.blocked_runs(m.run_block, ["a"], 3, 40, 1.0, clock=m.clock)["a"]) == 3

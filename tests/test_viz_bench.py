@@ -9,7 +9,7 @@ from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
 from backbones_tutorial.bench import MethodResult, Results, Settings
-from backbones_tutorial.viz import plot_bench
+from backbones_tutorial.viz import plot_bench, plot_blocks
 
 
 def row(method: str, median: float, iqr: tuple[float, float]) -> MethodResult:
@@ -70,3 +70,28 @@ def test_plot_bench_of_one_run_needs_no_legend_and_leaves_pyplot_alone():
 def test_plot_bench_rejects_no_runs_saying_where_runs_come_from():
     with pytest.raises(ValueError, match=r"at least one run \(bench.load\(path\)\), got \[\]"):
         plot_bench([])
+
+
+def blocks_run() -> Results:
+    """Two comparisons near 1 and one far from it, each with its blocks' medians."""
+    near = MethodResult("fx", 1.01, (0.99, 1.03), "within", 60, True, 10.0, 1, None, [1.0, 1.02, 1.01])
+    near2 = MethodResult("children", 0.98, (0.95, 1.01), "undecided", 60, False, 10.0, 1, None, [0.97, 0.99, 0.98])
+    far = MethodResult("hooks", 2.2, (2.1, 2.3), "slower", 60, True, 10.0, 1, None, [2.1, 2.2, 2.3])
+    scratch = {"ratio_median": 1.0, "ratio_interval": [0.995, 1.005], "block_ratios": [0.999, 1.001, 1.0]}
+    return Results(settings=Settings(), machine={}, workloads={"layer2 only": [near, near2, far]},
+                   scratch_vs_torchvision=scratch)
+
+
+def test_plot_blocks_draws_each_blocks_median_and_the_interval_of_the_ratios_near_1():
+    fig = plot_blocks(blocks_run())
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["layer2 only / fx", "layer2 only / children", "from-scratch ResNet34"]  # not the hooks
+    dots = [list(line.get_xdata()) for line in ax.lines if line.get_marker() == "o"]
+    assert dots == [[1.0, 1.02, 1.01], [0.97, 0.99, 0.98], [0.999, 1.001, 1.0]]
+    bars = [list(line.get_xdata()) for line in ax.lines if line.get_linewidth() == 3]
+    assert bars == [[0.99, 1.03], [0.95, 1.01], [0.995, 1.005]]
+    (band,) = ax.patches
+    assert band.get_x() == pytest.approx(0.97) and band.get_width() == pytest.approx(0.06)  # the tolerance
+    with pytest.raises(ValueError, match="no comparison of the run has a ratio within 0.0 of 1"):
+        plot_blocks(blocks_run(), near=0.0)

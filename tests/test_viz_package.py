@@ -22,6 +22,7 @@ HOMES = {
     "draw_fpn": "fpn_diagram",  # Chapter 4
     "plot_trainable": "trainable",  # Chapter 5
     "plot_bench": "bench_plot",  # Chapter 6
+    "plot_blocks": "bench_plot",
     **dict.fromkeys(("plot_samples", "plot_history", "plot_freezing"), "segmentation"),  # Chapter 8
 }
 

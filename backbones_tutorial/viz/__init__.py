@@ -9,6 +9,7 @@ chapter    module                  figure
 4          ``fpn_diagram.py``      ``draw_fpn``
 5          ``trainable.py``        ``plot_trainable``
 6          ``bench_plot.py``       ``plot_bench``
+6          ``bench_plot.py``       ``plot_blocks``
 8          ``segmentation.py``     ``plot_samples``, ``plot_history``, ``plot_freezing``
 =========  ======================  ======================
 
@@ -19,7 +20,7 @@ test can inspect it; none of them calls ``plt.show()``.
 
 from __future__ import annotations
 
-from .bench_plot import plot_bench
+from .bench_plot import plot_bench, plot_blocks
 from .feature_grid import feature_grid
 from .fpn_diagram import draw_fpn
 from .residual_block import draw_residual_block
@@ -27,5 +28,5 @@ from .segmentation import plot_freezing, plot_history, plot_samples
 from .stage_flow import FLOW_STAGES, plot_stage_flow
 from .trainable import plot_trainable
 
-__all__ = ["FLOW_STAGES", "draw_fpn", "draw_residual_block", "feature_grid", "plot_bench", "plot_stage_flow",
-           "plot_trainable", "plot_freezing", "plot_history", "plot_samples"]
+__all__ = ["FLOW_STAGES", "draw_fpn", "draw_residual_block", "feature_grid", "plot_bench", "plot_blocks",
+           "plot_stage_flow", "plot_trainable", "plot_freezing", "plot_history", "plot_samples"]

@@ -12,8 +12,8 @@ if TYPE_CHECKING:  # bench imports torchvision and the methods; the figure only 
 
 
 def plot_bench(runs: Sequence[Results]) -> Figure:
-    """Median time of each extraction method relative to the bare forward, one panel per
-    workload, with the 95 % bootstrap interval of each median as its error bar.
+    """Time of each extraction method relative to the bare forward (the mean of the blocks'
+    median ratios), one panel per workload, with its 95 % t interval as the error bar.
 
     ``runs`` is what ``bench.load(path)`` returns: one bar per run (device) and method.
     """
@@ -33,9 +33,39 @@ def plot_bench(runs: Sequence[Results]) -> Figure:
         ax.set_yticks(range(len(rows)), [r.method for r in rows])
         ax.axvline(1.0, color="black", linewidth=0.8)
         ax.set_title(workload)
-        ax.set_xlabel("time / bare forward (median)")
+        ax.set_xlabel("time / bare forward")
     axes[0].invert_yaxis()
     if len(runs) > 1:
         axes[-1].legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_blocks(run: Results, near: float = 0.1) -> Figure:
+    """Each block's median ratio (a dot per fresh process) and the 95 % t interval over the blocks
+    (a bar), for every comparison of ``run`` whose ratio is within ``near`` of 1, with the band of
+    the verdict's tolerance shaded: what the verdicts are decided from."""
+    rows = [(f"{w} / {r.method}", r.block_ratios, r.ratio_median, r.ratio_interval)
+            for w, results in run.workloads.items() for r in results]
+    s = run.scratch_vs_torchvision
+    rows.append(("from-scratch ResNet34", s["block_ratios"], s["ratio_median"], tuple(s["ratio_interval"])))
+    rows = [r for r in rows if abs(r[2] - 1) < near]
+    if not rows:
+        raise ValueError(f"plot_blocks: no comparison of the run has a ratio within {near} of 1")
+    fig = Figure(figsize=(7.0, 0.42 * len(rows) + 1.4))
+    ax = fig.subplots()
+    tol = run.settings.tolerance
+    ax.axvspan(1 - tol, 1 + tol, color="C2", alpha=0.12, label=f"within {tol:.0%}")
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    for i, (_, blocks, ratio, (lo, hi)) in enumerate(rows):
+        ax.plot(blocks, [i] * len(blocks), "o", color="C0", markersize=3.5, alpha=0.6,
+                label="one block's median" if i == 0 else None)
+        ax.plot([lo, hi], [i, i], color="C3", linewidth=3, solid_capstyle="butt",
+                label="95 % t interval" if i == 0 else None)
+        ax.plot([ratio], [i], "|", color="C3", markersize=12)
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows])
+    ax.invert_yaxis()
+    ax.set_xlabel("time / reference")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, frameon=False)
     fig.tight_layout()
     return fig
