@@ -52,20 +52,20 @@ def plot_blocks(run: Results, near: float = 0.1) -> Figure:
     rows = [r for r in rows if abs(r[2] - 1) < near]
     if not rows:
         raise ValueError(f"plot_blocks: no comparison of the run has a ratio within {near} of 1")
-    fig = Figure(figsize=(7.0, 0.42 * len(rows) + 1.4))
+    fig = Figure(figsize=(6.4, 0.42 * len(rows) + 1.3))
     ax = fig.subplots()
     tol = run.settings.tolerance
     ax.axvspan(1 - tol, 1 + tol, color="C2", alpha=0.12, label=f"within {tol:.0%}")
     ax.axvline(1.0, color="black", linewidth=0.8)
-    for i, (_, blocks, ratio, (lo, hi)) in enumerate(rows):
-        ax.plot(blocks, [i] * len(blocks), "o", color="C0", markersize=3.5, alpha=0.6,
+    for i, (_, blocks, ratio, (lo, hi)) in enumerate(rows):  # dots just above the bar, so none hides
+        ax.plot(blocks, [i - 0.2] * len(blocks), "o", color="C0", markersize=3.5, alpha=0.7,
                 label="one block's median" if i == 0 else None)
-        ax.plot([lo, hi], [i, i], color="C3", linewidth=3, solid_capstyle="butt",
+        ax.plot([lo, hi], [i + 0.1, i + 0.1], color="C3", linewidth=3, solid_capstyle="butt",
                 label="95 % t interval" if i == 0 else None)
-        ax.plot([ratio], [i], "|", color="C3", markersize=12)
+        ax.plot([ratio], [i + 0.1], "|", color="C3", markersize=12)
     ax.set_yticks(range(len(rows)), [r[0] for r in rows])
-    ax.invert_yaxis()
+    ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlabel("time / reference")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, frameon=False)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize="small")
     fig.tight_layout()
     return fig
