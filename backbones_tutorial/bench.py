@@ -89,6 +89,19 @@ class MethodResult:
     round_ratios: list[list[float]] = field(default_factory=list)  # every round's ratio, block by block
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """One comparison of a run, read the same way whether a workload's row or the from-scratch
+    ResNet34's record holds it (``Results.comparisons``)."""
+
+    ratio: float
+    interval: tuple[float, float]
+    verdict: str
+    settled: bool
+    block_ratios: list[float]
+    round_ratios: list[list[float]]
+
+
 @dataclass
 class Results:
     settings: Settings
@@ -110,6 +123,16 @@ class Results:
         rows = self.workloads[workload]
         check_choice(method, [r.method for r in rows], f"method of workload {workload!r}")
         return next(r for r in rows if r.method == method)
+
+    def comparisons(self) -> dict[str, Comparison]:
+        """Every comparison of the run, by name: ``"all stages / fx"``, ...,
+        ``"from-scratch ResNet34 / ours"``."""
+        out = {f"{w} / {r.method}": Comparison(r.ratio_median, r.ratio_interval, r.verdict, r.settled, r.block_ratios,
+                                               r.round_ratios) for w, rows in self.workloads.items() for r in rows}
+        s = self.scratch_vs_torchvision
+        out[f"{SCRATCH} / ours"] = Comparison(s["ratio_median"], tuple(s["ratio_interval"]), s["verdict"], s["settled"],
+                                              s["block_ratios"], s["round_ratios"])
+        return out
 
 
 def _machine(device: str) -> dict[str, str]:

@@ -59,8 +59,7 @@ def _rerun_verdicts(results: Results, rerun: Results | None) -> dict[str, str]:
 def rounds_text(results: Results) -> str:
     """``"5 to 12 blocks (fresh processes) of 20 interleaved rounds"``: the least and most blocks
     any comparison took."""
-    counts = [len(m.block_ratios) for rows in results.workloads.values() for m in rows]
-    counts.append(len(results.scratch_vs_torchvision["block_ratios"]))
+    counts = [len(c.block_ratios) for c in results.comparisons().values()]
     lo, hi = min(counts), max(counts)
     where = "in one process: quick" if results.settings.quick else "fresh processes"
     blocks = f"{lo} blocks" if lo == hi else f"{lo} to {hi} blocks"
@@ -173,9 +172,7 @@ def markdown_summary(runs: list[Results], rerun: Results | None = None) -> str:
 
 def verdicts_of(results: Results) -> dict[str, str]:
     """Every comparison of a run and its verdict: ``{"all stages / fx": "within", ...}``."""
-    out = {f"{w} / {m.method}": m.verdict for w, rows in results.workloads.items() for m in rows}
-    out["from-scratch ResNet34 / ours"] = results.scratch_vs_torchvision["verdict"]
-    return out
+    return {name: c.verdict for name, c in results.comparisons().items()}
 
 
 def agreement(a: Results, b: Results) -> list[tuple[str, str, str]]:

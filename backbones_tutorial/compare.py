@@ -261,23 +261,14 @@ def agreement_facts(run: Results, other: Results) -> dict[str, object]:
     }
 
 
-def _comparisons(run: Results) -> dict[str, tuple[float, tuple[float, float], tuple[float, ...]]]:
-    """``{"all stages / fx": (ratio, interval, block ratios), ...}``: every comparison of a run."""
-    out = {f"{w} / {r.method}": (r.ratio_median, r.ratio_interval, tuple(r.block_ratios))
-           for w, rows in run.workloads.items() for r in rows}
-    s = run.scratch_vs_torchvision
-    out["from-scratch ResNet34 / ours"] = (s["ratio_median"], tuple(s["ratio_interval"]), tuple(s["block_ratios"]))
-    return out
-
-
 def rerun_facts(run: Results, rerun: Results) -> dict[str, object]:
     """What chapter 6 says about a second run of the benchmark, as values for ``prose``: the
     counts of ``agreement_facts``; the comparison whose ratio moved most between the two runs
     (``most_moved``), by how much, relative, whichever run is the larger (``moved``); and the bare
     forward's median over all stages in each run (``bare_run``, ``bare_rerun``)."""
     agreed = agreement_facts(run, rerun)
-    a, b = _comparisons(run), _comparisons(rerun)
-    moved = {k: max(a[k][0] / b[k][0], b[k][0] / a[k][0]) - 1 for k in a}
+    a, b = run.comparisons(), rerun.comparisons()
+    moved = {k: max(a[k].ratio / b[k].ratio, b[k].ratio / a[k].ratio) - 1 for k in a}
     most = max(moved, key=lambda k: moved[k])
     first = next(iter(run.workloads))
     return {
@@ -293,16 +284,16 @@ def block_facts(run: Results, near: float = 0.1) -> dict[str, object]:
     comparisons whose ratio is within ``near`` of 1, the widest spread of the block medians
     (highest over lowest, minus 1: ``block_spread``, of ``block_spread_of``) and the widest
     half-width of an interval (``widest_half``)."""
-    comparisons = _comparisons(run)
-    near_1 = {k: v for k, v in comparisons.items() if abs(v[0] - 1) < near}
-    spread = {k: max(blocks) / min(blocks) - 1 for k, (_, _, blocks) in near_1.items()}
+    comparisons = run.comparisons()
+    near_1 = {k: c for k, c in comparisons.items() if abs(c.ratio - 1) < near}
+    spread = {k: max(c.block_ratios) / min(c.block_ratios) - 1 for k, c in near_1.items()}
     widest = max(spread, key=lambda k: spread[k])
-    counts = [len(blocks) for _, _, blocks in comparisons.values()]
+    counts = [len(c.block_ratios) for c in comparisons.values()]
     bare = run.bare_block_ms[next(iter(run.workloads))]
     return {
         "blocks_lo": min(counts), "blocks_hi": max(counts), "bare_block_lo": min(bare), "bare_block_hi": max(bare),
         "block_spread": spread[widest], "block_spread_of": widest,
-        "widest_half": max((hi - lo) / 2 for _, (lo, hi), _ in near_1.values()),
+        "widest_half": max((c.interval[1] - c.interval[0]) / 2 for c in near_1.values()),
     }
 
 
@@ -312,10 +303,7 @@ def single_block_facts(run: Results) -> dict[str, object]:
     (``verdicts.bootstrap_interval``); its median half-width (``one_block_half``); and in how many
     of those intervals (``block_intervals``) the comparison's ratio over all blocks does not lie
     (``block_missed``). A 95 % interval that described a rerun would miss about one in twenty."""
-    rows = [(r.ratio_median, r.round_ratios) for rows in run.workloads.values() for r in rows]
-    s = run.scratch_vs_torchvision
-    rows.append((s["ratio_median"], s["round_ratios"]))
-    intervals = [(ratio, bootstrap_interval(rounds)) for ratio, blocks in rows for rounds in blocks]
+    intervals = [(c.ratio, bootstrap_interval(rounds)) for c in run.comparisons().values() for rounds in c.round_ratios]
     return {
         "one_block_half": statistics.median((hi - lo) / 2 for _, (lo, hi) in intervals),
         "block_intervals": len(intervals),

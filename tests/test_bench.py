@@ -34,7 +34,7 @@ def _results(rows: dict[str, dict[str, tuple]], scratch=(1.0, "within"), quick=F
                          {w: 10.0 for w in rows}, {w: None for w in rows},
                          {"ratio_median": scratch[0], "ratio_interval": [scratch[0] - 0.01, scratch[0] + 0.01],
                           "verdict": scratch[1], "rounds": 100, "settled": True, "block_ratios": [scratch[0]] * 5,
-                          "ours_ms": 1.0, "torchvision_ms": 1.0}, {})
+                          "round_ratios": [[scratch[0]]] * 5, "ours_ms": 1.0, "torchvision_ms": 1.0}, {})
 
 
 ALL_WITHIN = {w: {m: (1.0, "within") for m in METHODS} for w in bench.WORKLOADS}
