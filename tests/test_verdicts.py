@@ -5,7 +5,7 @@ import statistics
 
 import pytest
 
-from backbones_tutorial import verdicts as v
+from backbones_tutorial.bench import verdicts as v
 
 
 def test_the_bootstrap_interval_contains_the_median_and_narrows_with_more_rounds():

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
-from ..features import FeatureInfo, Levels
-from ._drawing import COLORS, add_node, arrow, box, canvas, junction
+from backbones_tutorial.pyramids.levels import FeatureInfo, Levels
+from backbones_tutorial.viz._drawing import COLORS, add_node, arrow, box, canvas, junction
+
+__all__ = ["draw_fpn"]
 
 
 def _check_fpn_args(feature_info: object, out_channels: object, size: object) -> tuple[Levels, list[int]]:
