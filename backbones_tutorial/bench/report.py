@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from backbones_tutorial.bench.results import BenchSettings, Results
 
 __all__ = ["OUTCOME", "Target", "agreement", "fmt_mib", "format_interval", "format_targets", "markdown_summary",
-           "rounds_text", "results_table", "targets", "verdict_text", "verdicts_of"]
+           "results_table", "rounds_text", "targets", "verdict_text", "verdicts_of"]
 
 
 

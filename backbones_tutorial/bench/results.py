@@ -14,8 +14,8 @@ from backbones_tutorial.checks import check_choice
 from backbones_tutorial.extractors.methods import METHODS
 from backbones_tutorial.models.resnet import STAGES
 
-__all__ = ["COMPARISONS", "Comparison", "MethodResult", "Results", "SCRATCH", "BenchSettings", "WORKLOADS", "from_dict",
-           "load_runs", "to_json"]
+__all__ = ["BenchSettings", "COMPARISONS", "Comparison", "MethodResult", "Results", "SCRATCH", "WORKLOADS",
+           "from_dict", "load_runs", "to_json"]
 
 # What the benchmark times: each workload's layers (against the bare forward), and the from-scratch
 # ResNet34 (``ours`` against ``torchvision``).

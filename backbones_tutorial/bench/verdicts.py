@@ -31,7 +31,7 @@ import numpy as np
 
 __all__ = ["HALF_WIDTH", "LEVEL", "MAX_BLOCKS", "RESAMPLES", "Rounds", "T975", "TOLERANCE", "VERDICTS", "Verdict",
            "block_interval", "blocked_runs", "bootstrap_interval", "decide", "half_width", "interleaved_rounds",
-           "judge", "judge_blocks", "sandwich_ratio", "settled", "spread"]
+           "judge_blocks", "sandwich_ratio", "settled", "spread"]
 
 # Student's t quantile t(0.975, df) for df = 1, 2, ...: the two-sided 95 % interval of a mean
 T975 = (12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281, 2.2010, 2.1788, 2.1604,
@@ -106,13 +106,6 @@ class Verdict:
     block_ratios: tuple[float, ...] = ()  # judge_blocks: each block's median ratio, in the order run
 
 
-def judge(ratios: Sequence[float], tolerance: float = TOLERANCE, width: float = HALF_WIDTH) -> Verdict:
-    """The verdict on one candidate's per-round ratios."""
-    interval = bootstrap_interval(ratios)
-    return Verdict(statistics.median(ratios), interval, tolerance, decide(interval, tolerance), len(ratios),
-                   settled(interval, tolerance, width))
-
-
 def judge_blocks(blocks: Sequence[Sequence[float]], tolerance: float = TOLERANCE,
                  width: float = HALF_WIDTH) -> Verdict:
     """The verdict on one candidate's per-round ratios, one list per block (fresh process)."""
@@ -185,24 +178,20 @@ def spread(times: Sequence[float], lag: int) -> float:
 
 def interleaved_rounds(
     candidates: dict[str, Callable[[], object]], reference: str, compared: Sequence[str],
-    measure: Callable[[str], float], min_rounds: int, max_rounds: int, budget_s: float,
-    clock: Callable[[], float] = time.perf_counter, tolerance: float = TOLERANCE, width: float = HALF_WIDTH,
-    warmup: int = 0, check_every: int = 5, progress: Callable[[str], None] = lambda s: None, seed: int = 0,
+    measure: Callable[[str], float], rounds: int, warmup: int = 0, seed: int = 0,
 ) -> Rounds:
-    """Time the ``compared`` candidates against ``reference``, each call next to a reference call.
+    """Time the ``compared`` candidates against ``reference`` for ``rounds`` rounds, each call next
+    to a reference call.
 
-    ``measure(name)`` times one call of ``candidates[name]``. A round calls the open candidates in
-    a freshly shuffled order (``random.Random(seed)``) with a reference call before, between and after them,
-    ``R a R b R`` (the next round starts from that last ``R``), and each candidate's ratio is its
-    time over the mean of its two neighbours. On a shared machine a call's time drifts within
+    ``measure(name)`` times one call of ``candidates[name]``. A round calls the candidates in a
+    freshly shuffled order (``random.Random(seed)``) with a reference call before, between and after
+    them, ``R a R b R`` (the next round starts from that last ``R``), and each candidate's ratio is
+    its time over the mean of its two neighbours. On a shared machine a call's time drifts within
     seconds (``spread`` measures by how much), so a ratio of neighbours is steadier than one of
-    calls a round apart. After ``min_rounds``, and every ``check_every`` rounds, a candidate whose
-    interval is settled (a clear ``slower`` or ``faster``, or a half-width of at most ``width``)
-    leaves the rounds; the run ends when none is open, or when ``budget_s`` seconds of ``clock``
-    or ``max_rounds`` rounds are spent.
+    calls a round apart. How many rounds are enough is decided over blocks (``blocked_runs``).
     """
-    if not 2 <= min_rounds <= max_rounds:
-        raise ValueError(f"need 2 <= min_rounds <= max_rounds, got {min_rounds} and {max_rounds}")
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 2:
+        raise ValueError(f"need at least 2 rounds, got {rounds!r}")
     for name in [reference, *compared]:
         if name not in candidates:
             raise ValueError(f"{name!r} is not a candidate; candidates: {list(candidates)}")
@@ -212,24 +201,15 @@ def interleaved_rounds(
         for name in candidates:
             candidates[name]()
     out = Rounds({name: [] for name in [reference, *compared]}, {name: [] for name in compared})
-    rng, start, done, open_ = random.Random(seed), clock(), 0, list(compared)
-    before: float | None = None
-    while open_ and done < max_rounds:
-        if before is None:  # a round starts with the last reference call of the round before
-            before = measure(reference)
-            out.seconds[reference].append(before)
-        for name in rng.sample(open_, len(open_)):
+    rng = random.Random(seed)
+    before = measure(reference)  # a round starts with the last reference call of the round before
+    out.seconds[reference].append(before)
+    for _ in range(rounds):
+        for name in rng.sample(list(compared), len(compared)):
             t = measure(name)
             after = measure(reference)
             out.seconds[name].append(t)
             out.seconds[reference].append(after)
             out.ratios[name].append(sandwich_ratio(before, t, after))
             before = after
-        done += 1
-        if done < min_rounds or (done - min_rounds) % check_every:
-            continue
-        open_ = [n for n in open_ if not settled(bootstrap_interval(out.ratios[n]), tolerance, width)]
-        progress(f"round {done}: {len(open_)} of {len(compared)} intervals still too wide")
-        if clock() - start >= budget_s:
-            break
     return out

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import math
 import subprocess
 import sys
 import time
@@ -120,7 +119,7 @@ def measure_block(spec: BlockSpec) -> dict[str, dict[str, list[float]]]:
         calls, modules = _section_calls(section, candidates, x, spec.device)
         with torch.inference_mode():
             rounds = interleaved_rounds(calls, reference, candidates, timed_calls(calls, spec.device), spec.rounds,
-                                        spec.rounds, math.inf, warmup=spec.warmup, seed=spec.seed)
+                                        warmup=spec.warmup, seed=spec.seed)
         for c in candidates:
             out["ratios"][f"{section} / {c}"] = rounds.ratios[c]
             out["seconds"][f"{section} / {c}"] = rounds.seconds[c]

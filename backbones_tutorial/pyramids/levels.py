@@ -16,11 +16,12 @@ Both agree with ``n / r`` exactly when ``n`` is a multiple of ``r``, which is wh
 224 can fail at 225.
 
 A level's ``rounding`` says how its side follows from the previous level's (the input's for the
-first), and ``Levels.sizes`` chains them: the one rule, for every pyramid. Where every step rounds
-the same way (ResNet, VGG) the chain equals one rounding from the input, ``FeatureInfo.size``;
-Swin floors at its patchify stem and rounds up at each patch merging, so only the chain is exact
-(a 225-pixel side gives 56 at ``r = 4``, then 28, 14 and 7, where one ceil from the input would give
-29, 15 and 8).
+first), and ``Levels.sizes`` chains them: the one rule, for every pyramid, and the only place a
+level's size is computed. Where every step rounds the same way (ResNet, VGG) the chain equals one
+rounding from the input; Swin floors at its patchify stem and rounds up at each patch merging, so
+only the chain is exact (a 225-pixel side gives 56 at ``r = 4``, then 28, 14 and 7, where one ceil
+from the input would give 29, 15 and 8). A slice or a selection of a pyramid's levels keeps the
+whole chain it came from, so its sizes are the pyramid's own.
 """
 
 from __future__ import annotations
@@ -30,10 +31,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import SupportsIndex, overload
 
-__all__ = ["FeatureInfo", "LAYOUTS", "Levels", "ROUNDINGS", "level_size"]
+__all__ = ["FeatureInfo", "Levels", "ROUNDINGS", "level_size"]
 
 ROUNDINGS = ("ceil", "floor")
-LAYOUTS = ("NCHW",)  # what every pyramid of the package returns (channels-last stages are permuted)
 
 
 def level_size(size: int, reduction: int, rounding: str) -> int:
@@ -53,8 +53,7 @@ class FeatureInfo:
     name: str
     channels: int
     reduction: int
-    rounding: str = "ceil"  # how the level's side follows from the input's: see level_size
-    layout: str = "NCHW"
+    rounding: str = "ceil"  # how the level's side follows from the previous level's: see Levels.sizes
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -68,29 +67,17 @@ class FeatureInfo:
                 f"FeatureInfo {self.name!r}: unknown rounding {self.rounding!r}; valid choices: "
                 f"{', '.join(map(repr, ROUNDINGS))}"
             )
-        if self.layout not in LAYOUTS:
-            raise ValueError(
-                f"FeatureInfo {self.name!r}: unknown layout {self.layout!r}; valid choices: "
-                f"{', '.join(map(repr, LAYOUTS))}"
-            )
-
-    def size(self, height: int, width: int) -> tuple[int, int]:
-        """(H, W) of this level for an input of ``height`` x ``width``, rounded once from the input:
-        exact where every level before it rounds the same way (ResNet, VGG); a pyramid with mixed
-        roundings (Swin) needs the chain, ``feature_info.sizes(height, width)``."""
-        return level_size(height, self.reduction, self.rounding), level_size(width, self.reduction, self.rounding)
-
-    def shape(self, height: int, width: int) -> tuple[int, int, int]:
-        """(C, H, W) of this level for an input of ``height`` x ``width``."""
-        return (self.channels, *self.size(height, width))
 
 
 class Levels(tuple[FeatureInfo, ...]):
     """The ``feature_info`` of a pyramid: its levels fine to coarse, with distinct names and
     reductions that never decrease (they grow at every stride; a dilated stage, as in DeepLab,
-    keeps its predecessor's). A slice (``feature_info[1:]``) is again a ``Levels``."""
+    keeps its predecessor's). A slice (``feature_info[1:]``) or a selection is again a ``Levels``,
+    which keeps ``chain``, the whole pyramid it came from, so that its sizes are the pyramid's own."""
 
-    def __new__(cls, levels: Iterable[FeatureInfo] = ()) -> Levels:
+    def __new__(cls, levels: Iterable[FeatureInfo] = (), chain: Levels | None = None) -> Levels:
+        if chain is None and isinstance(levels, Levels):
+            chain = levels.chain  # a copy of a slice is still a slice of its pyramid
         levels = tuple(levels)
         for f in levels:
             if not isinstance(f, FeatureInfo):
@@ -104,7 +91,17 @@ class Levels(tuple[FeatureInfo, ...]):
                 f"levels must be ordered fine to coarse (reductions never decreasing); got reductions "
                 f"{reductions} for {names}"
             )
-        return super().__new__(cls, levels)
+        if chain is not None:
+            if not isinstance(chain, Levels):
+                raise TypeError(f"chain must be the Levels these levels come from, got {type(chain).__name__}")
+            missing = [f.name for f in levels if f not in chain]
+            if missing:
+                raise ValueError(f"levels {missing} are not levels of the chain {chain.names}")
+        new = super().__new__(cls, levels)
+        new.__dict__["chain"] = chain.chain if chain is not None else new  # always the whole pyramid
+        return new
+
+    chain: Levels  # the whole pyramid these levels belong to (themselves, unless sliced or selected)
 
     @overload
     def __getitem__(self, index: SupportsIndex) -> FeatureInfo: ...
@@ -112,7 +109,7 @@ class Levels(tuple[FeatureInfo, ...]):
     def __getitem__(self, index: slice) -> tuple[FeatureInfo, ...]: ...
     def __getitem__(self, index: SupportsIndex | slice) -> FeatureInfo | tuple[FeatureInfo, ...]:
         if isinstance(index, slice) and (index.step or 1) > 0:  # a forward slice is still a pyramid
-            return Levels(super().__getitem__(index))
+            return Levels(super().__getitem__(index), chain=self)
         return super().__getitem__(index)  # a reversed one is a plain tuple
 
     def __repr__(self) -> str:
@@ -136,22 +133,25 @@ class Levels(tuple[FeatureInfo, ...]):
         unknown = [n for n in names if n not in self.names]
         if unknown:
             raise ValueError(f"unknown level {unknown[0]!r}; valid choices: {', '.join(map(repr, self.names))}")
-        return Levels(f for f in self if f.name in names)
+        return Levels((f for f in self if f.name in names), chain=self)
 
     def sizes(self, height: int, width: int) -> list[tuple[int, int]]:
-        """(H, W) of every level for an input of ``height`` x ``width``, chained level by level: each
-        level's side is the previous level's (the input's for the first) divided by the step between
-        their reductions, rounded as the level declares (see the module docstring)."""
-        sizes, (h, w), previous = [], (height, width), 1
-        for f in self:
+        """(H, W) of every level for an input of ``height`` x ``width``, chained level by level along
+        the whole pyramid (``chain``): each level's side is the previous level's (the input's for the
+        first) divided by the step between their reductions, rounded as the level declares."""
+        for name, value in (("height", height), ("width", width)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        chained, (h, w), previous = {}, (height, width), 1
+        for f in self.chain:
             if f.reduction % previous:
                 raise ValueError(f"level {f.name!r}: reduction {f.reduction} is not a multiple of the previous "
                                  f"level's {previous}, so its side cannot be chained from it")
             step = f.reduction // previous
             h, w = level_size(h, step, f.rounding), level_size(w, step, f.rounding)  # (H/r, W/r), rounded
-            sizes.append((h, w))
+            chained[f.name] = (h, w)
             previous = f.reduction
-        return sizes
+        return [chained[f.name] for f in self]
 
     def shapes(self, height: int, width: int) -> list[tuple[int, int, int]]:
         """(C, H, W) of every level for an input of ``height`` x ``width`` (chained, see ``sizes``)."""

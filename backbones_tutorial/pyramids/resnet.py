@@ -23,7 +23,29 @@ from backbones_tutorial.models.resnet import RESNETS, STAGES, DeclaresLevels, Re
 
 torch.fx.wrap("check_batch")
 
-__all__ = ["ResNetBackbone", "ResNetFeatures", "resnet_features"]
+__all__ = ["LEVEL_NAMES", "ResNetBackbone", "ResNetFeatures", "resnet_features", "walk_stages"]
+
+
+LEVEL_NAMES = ("stem", *STAGES)  # what walk_stages returns by default
+
+
+def walk_stages(resnet: torchvision.models.ResNet | ResNet, x: torch.Tensor, names: tuple[str, ...] = LEVEL_NAMES,
+                stop_early: bool = True) -> list[torch.Tensor]:
+    """The one walk through a ResNet's stages, for every pyramid of the package: the stem (conv1,
+    bn1, relu), then the max-pool and layer1, layer2, layer3, layer4. Returns the maps of ``names``
+    in that order; with ``stop_early`` nothing past the last of them is computed (as timm's
+    ``forward_intermediates(indices, stop_early=True)``)."""
+    x = resnet.relu(resnet.bn1(resnet.conv1(x)))  # (B, 64, H/2, W/2)
+    out = [x] if "stem" in names else []
+    for i, name in enumerate(STAGES):
+        if stop_early and len(out) == len(names):
+            break
+        if i == 0:
+            x = resnet.maxpool(x)  # (B, 64, H/4, W/4)
+        x = getattr(resnet, name)(x)  # (B, 64*e*2^i, H/2^(i+2), W/2^(i+2)), or less with dilation
+        if name in names:
+            out.append(x)
+    return out
 
 
 class ResNetFeatures(DeclaresLevels, torchvision.models.ResNet):
@@ -38,12 +60,7 @@ class ResNetFeatures(DeclaresLevels, torchvision.models.ResNet):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         check_batch(x, self.conv1.in_channels, "ResNetFeatures", self.conv1.weight.dtype)
-        stem = self.relu(self.bn1(self.conv1(x)))  # (B, 64, H/2, W/2)
-        c2 = self.layer1(self.maxpool(stem))  # (B, 64*e, H/4, W/4)
-        c3 = self.layer2(c2)  # (B, 128*e, H/8, W/8)
-        c4 = self.layer3(c3)  # (B, 256*e, H/16, W/16)
-        c5 = self.layer4(c4)  # (B, 512*e, H/32, W/32)
-        return [stem, c2, c3, c4, c5]
+        return walk_stages(self, x)  # [stem, layer1, layer2, layer3, layer4]: H/2 .. H/32
 
 
 def resnet_features(depth: int, **kwargs) -> ResNetFeatures:
@@ -75,11 +92,5 @@ class ResNetBackbone(nn.Module):
         self.feature_info = resnet_feature_info(resnet)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        r = self.body
-        check_batch(x, r.conv1.in_channels, "ResNetBackbone", r.conv1.weight.dtype)
-        stem = r.relu(r.bn1(r.conv1(x)))  # (B, 64, H/2, W/2)
-        c2 = r.layer1(r.maxpool(stem))  # (B, 64*e, H/4, W/4)
-        c3 = r.layer2(c2)  # (B, 128*e, H/8, W/8)
-        c4 = r.layer3(c3)  # (B, 256*e, H/16, W/16)
-        c5 = r.layer4(c4)  # (B, 512*e, H/32, W/32)
-        return [stem, c2, c3, c4, c5]
+        check_batch(x, self.body.conv1.in_channels, "ResNetBackbone", self.body.conv1.weight.dtype)
+        return walk_stages(self.body, x)  # [stem, layer1, layer2, layer3, layer4]: H/2 .. H/32
