@@ -27,6 +27,8 @@ from backbones_tutorial.models.resnet import ResNet as PackageResNet
 from backbones_tutorial.pyramids.probe import Step, find_levels
 from backbones_tutorial.registry import PYRAMIDS
 
+torch.fx.wrap("check_batch")  # symbolic tracing records the input check as a call
+
 __all__ = ["FAMILIES", "Pyramid", "SUPPORTED", "backbone", "build_on_meta", "build_torchvision", "children_steps",
            "family_of", "regnet_steps", "resnet_steps", "swin_steps"]
 
