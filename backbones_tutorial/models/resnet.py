@@ -16,8 +16,8 @@ from backbones_tutorial.checks import check_batch, check_choice, check_int
 from backbones_tutorial.models.blocks import BasicBlock, Bottleneck, NormLayer, projection
 from backbones_tutorial.pyramids.levels import FeatureInfo, Levels
 
-__all__ = ["Block", "DeclaresLevels", "RESNETS", "ResNet", "STAGES", "resnet", "resnet101", "resnet152",
-           "resnet18", "resnet34", "resnet50", "resnet_feature_info"]
+__all__ = ["Block", "DeclaresLevels", "RESNETS", "ResNet", "STAGES", "resnet", "resnet101", "resnet152", "resnet18",
+           "resnet34", "resnet50", "resnet_feature_info"]
 
 torch.fx.wrap("check_batch")
 
