@@ -18,7 +18,8 @@ from backbones_tutorial.pyramids.resnet import ResNetBackbone, resnet_features
 
 _rng = random.Random(19)  # seeded: the same 20 sizes on every run
 # odd sides, never equal: 20 (H, W) pairs; from 65 up so that every family keeps its coarsest level
-SIZES = [(h, w) for h, w in ((_rng.randrange(65, 193, 2), _rng.randrange(65, 193, 2)) for _ in range(40)) if h != w][:20]
+_PAIRS = ((_rng.randrange(65, 193, 2), _rng.randrange(65, 193, 2)) for _ in range(40))
+SIZES = [(h, w) for h, w in _PAIRS if h != w][:20]
 
 PYRAMIDS = {
     "resnet18 (torchvision)": lambda: backbone("resnet18"),
