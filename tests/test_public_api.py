@@ -120,3 +120,8 @@ def test_at_most_twelve_modules_sit_at_the_root():
     root = ROOT / "backbones_tutorial"
     modules = sorted(p.name for p in root.glob("*.py"))
     assert len(modules) <= 12, modules
+
+
+def test_no_package_module_patches_other_libraries_with_a_test_tool():
+    for path in (ROOT / "backbones_tutorial").rglob("*.py"):
+        assert "unittest" not in path.read_text(), f"{path.name} uses unittest (mock) in production code"
