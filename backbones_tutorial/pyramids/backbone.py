@@ -112,19 +112,22 @@ def family_of(model: nn.Module) -> str:
 
 
 def build_torchvision(name: str) -> nn.Module:
-    """torchvision's model ``name`` with ``weights=None``, on the default device."""
+    """torchvision's model ``name`` with ``weights=None``, on the default device, the meta device
+    included (``build_on_meta``).
+
+    RegNet's builder computes its stage widths with tensors and reads them back (``.tolist()``),
+    which a meta tensor cannot do; under the meta device a RegNet is therefore built on the CPU and
+    then moved to the meta device (regnet_y_128gf, the largest, takes a few seconds and about 2.6 GB
+    while it is built).
+    """
+    if name.startswith("regnet_") and torch.get_default_device().type == "meta":
+        with torch.device("cpu"):
+            return torchvision.models.get_model(name, weights=None).to("meta")
     return torchvision.models.get_model(name, weights=None)
 
 
 def build_on_meta(name: str) -> nn.Module:
-    """torchvision's model ``name`` on the meta device: the architecture without memory or values.
-
-    RegNet's builder computes its stage widths with tensors and reads them back (``.tolist()``),
-    which a meta tensor cannot do; a RegNet is therefore built on the CPU and then moved to the
-    meta device (regnet_y_128gf, the largest, takes a few seconds and about 2.6 GB while it is built).
-    """
-    if name.startswith("regnet_"):
-        return build_torchvision(name).to("meta")
+    """torchvision's model ``name`` on the meta device: the architecture without memory or values."""
     with torch.device("meta"):
         return build_torchvision(name)
 

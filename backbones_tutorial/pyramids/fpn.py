@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backbones_tutorial.checks import check_batch, check_int, check_pyramid
+from backbones_tutorial.checks import check_batch, check_int, check_pyramid, is_int
 from backbones_tutorial.pyramids.levels import FeatureInfo, Levels
 from backbones_tutorial.pyramids.resnet import ResNetFeatures, resnet_features
 
@@ -33,7 +33,7 @@ class FPN(nn.Module):
     def __init__(self, in_channels_list: list[int], out_channels: int) -> None:
         super().__init__()
         if (not isinstance(in_channels_list, (list, tuple)) or not in_channels_list
-                or any(isinstance(c, bool) or not isinstance(c, int) or c <= 0 for c in in_channels_list)):
+                or not all(is_int(c) for c in in_channels_list)):
             raise ValueError(
                 f"in_channels_list must be a list of positive channel counts, fine to coarse, e.g. "
                 f"[256, 512, 1024, 2048]; got {in_channels_list!r}"

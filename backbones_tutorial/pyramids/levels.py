@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import SupportsIndex, overload
 
+from backbones_tutorial.checks import is_int
+
 __all__ = ["FeatureInfo", "Levels", "ROUNDINGS", "level_size"]
 
 ROUNDINGS = ("ceil", "floor")
@@ -41,7 +43,7 @@ def level_size(size: int, reduction: int, rounding: str) -> int:
     if rounding not in ROUNDINGS:
         raise ValueError(f"unknown rounding {rounding!r}; valid choices: {', '.join(map(repr, ROUNDINGS))}")
     for name, value in (("size", size), ("reduction", reduction)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not is_int(value):
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     return -(-size // reduction) if rounding == "ceil" else size // reduction
 
@@ -60,7 +62,7 @@ class FeatureInfo:
             raise ValueError(f"FeatureInfo needs a non-empty name, got {self.name!r}")
         for field in ("channels", "reduction"):
             value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value):
                 raise ValueError(f"FeatureInfo {self.name!r}: {field} must be a positive int, got {value!r}")
         if self.rounding not in ROUNDINGS:
             raise ValueError(
@@ -140,7 +142,7 @@ class Levels(tuple[FeatureInfo, ...]):
         the whole pyramid (``chain``): each level's side is the previous level's (the input's for the
         first) divided by the step between their reductions, rounded as the level declares."""
         for name, value in (("height", height), ("width", width)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         chained, (h, w), previous = {}, (height, width), 1
         for f in self.chain:
