@@ -193,6 +193,16 @@ class Pyramid(nn.Module):
         return levels
 
 
+def new_parameters(pyramid: nn.Module) -> int:
+    """How many of ``pyramid``'s parameters are not its model's (``pyramid.body``): modules the
+    pyramid adds, randomly initialised, which only training gives values. 0 for every family that
+    ``Pyramid`` serves (it only calls the model's modules); ViT's simple pyramid adds its scales."""
+    body = pyramid.body
+    assert isinstance(body, nn.Module)
+    own = {id(p) for p in body.parameters()}
+    return sum(p.numel() for p in pyramid.parameters() if id(p) not in own)
+
+
 def _first_conv(model: nn.Module) -> nn.Conv2d:
     return next(m for m in model.modules() if isinstance(m, nn.Conv2d))
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .checks import size_hint
 from .features import Levels, level_size
 from .predictable import PYRAMIDS
 
@@ -45,7 +46,7 @@ class Contract:
     shapes: tuple[tuple[int, int, int], ...]  # (C, H, W) per level; empty when refused
     divisor: int  # the largest reduction: a multiple of it makes every level exact
     padded: tuple[int, int]  # the nearest size at or above ``size`` where every level is exact
-    minimum: int  # the smallest side every level survives
+    minimum: int  # the smallest side the pyramid takes: every level survives it (a fixed-size ViT: its side)
     fixed: tuple[int, int] | None  # the only size a fixed-size model (ViT) takes
     refused: str | None
 
@@ -71,12 +72,13 @@ def contract(arch: str, size: tuple[int, int]) -> Contract:
         raise ValueError(f"unknown backbone {arch!r}; valid choices: {', '.join(PYRAMIDS)}")
     if (not isinstance(size, (tuple, list, torch.Size)) or len(size) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
-        raise ValueError(f"size must be two positive ints (H, W), got {size!r}")
+        raise ValueError(f"size must be two positive ints (H, W), got {size!r}{size_hint(size)}")
     h, w = size
     levels, fixed = _levels_of(arch)
     divisor = max(levels.reductions)
     padded = (-(-h // divisor) * divisor, -(-w // divisor) * divisor)
-    minimum = minimum_side(levels)
+    # A fixed-size model takes no side but its own: the levels' arithmetic alone would allow 32 for ViT.
+    minimum = min(fixed) if fixed is not None else minimum_side(levels)
     refused = None
     if fixed is not None and tuple(size) != fixed:
         refused = (f"{arch} takes only {fixed[0]}x{fixed[1]} inputs (its image_size, fixed by its position "
