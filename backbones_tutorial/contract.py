@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .checks import size_hint
 from .features import Levels, level_size
@@ -57,10 +58,17 @@ class Contract:
 
 
 @functools.cache
-def _levels_of(arch: str) -> tuple[Levels, tuple[int, int] | None]:
+def pyramid_on_meta(arch: str) -> nn.Module:
+    """``backbone(arch)`` on the meta device, built once per name: its structure, no values (read only)."""
     from .backbones import backbone, build_on_meta
 
-    pyramid = backbone(build_on_meta(arch))
+    if arch not in PYRAMIDS:
+        raise ValueError(f"unknown backbone {arch!r}; valid choices: {', '.join(PYRAMIDS)}")
+    return backbone(build_on_meta(arch))
+
+
+def _levels_of(arch: str) -> tuple[Levels, tuple[int, int] | None]:
+    pyramid = pyramid_on_meta(arch)
     levels, fixed = pyramid.feature_info, pyramid.fixed_size
     assert isinstance(levels, Levels)
     return levels, fixed  # type: ignore[return-value]
@@ -100,8 +108,9 @@ class Padding:
     padded: tuple[int, int]  # (H, W) after
 
     def crop(self, feature: torch.Tensor, reduction: int) -> torch.Tensor:
-        """The part of a level of ``reduction`` that sees the original image: its first
-        ceil(H / r) rows and ceil(W / r) columns (the cells after them saw only padding)."""
+        """The part of a level of ``reduction`` whose cells sit on the original image: its first
+        ceil(H / r) rows and ceil(W / r) columns. Each cell after them has an r x r patch of padding
+        alone (its receptive field can still reach into the image: padding changes the border)."""
         if isinstance(reduction, bool) or not isinstance(reduction, int) or reduction < 1:
             raise ValueError(f"reduction must be a positive int (e.g. 32 for H/32), got {reduction!r}")
         h, w = (level_size(s, reduction, "ceil") for s in self.size)
