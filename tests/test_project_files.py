@@ -128,7 +128,8 @@ def test_the_prerequisites_script_names_each_missing_prerequisite(tmp_path):
     old = bin_dir / "python3.9"
     old.write_text("#!/bin/sh\necho 3.9\n")
     old.chmod(0o755)
-    env = {"PATH": str(bin_dir), "PYTHON": sys.executable, "PREREQ_UID": "1000", "MATHJAX_STAMP": ""}
+    env = {"PATH": str(bin_dir), "PYTHON": sys.executable, "PREREQ_UID": "1000", "MATHJAX_STAMP": "",
+           "PREREQ_SYSTEM_CHROMIUM": str(tmp_path / "no-chromium")}
 
     def run(goal: str, **extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([shutil.which("sh"), str(ROOT / "tools" / "prereqs.sh"), goal], cwd=tmp_path,
@@ -168,3 +169,20 @@ def test_readme_states_the_vit_pyramids_new_parameters():
     n = new_parameters(backbone(build_on_meta("vit_b_16")))
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert f"about {n / 1e6:.2f} M parameters for vit_b_16" in readme
+
+
+NOT_RANDOM = re.compile(r"pretrained|torch\.load\(|weights=(?!None\b)")  # a trained model, or a record of one
+
+
+def test_the_intro_names_every_chapter_that_uses_trained_weights():
+    """The intro says the chapters use random weights, naming the exceptions: exactly the chapters whose
+    code loads or may load trained weights, or reads a record of runs made with them."""
+    uses = set()
+    for nb in sorted((ROOT / "book").glob("*.ipynb")):
+        code = "\n".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
+        if NOT_RANDOM.search(code.replace('"google.colab"', "")):
+            uses.add(nb.stem)
+    intro = (ROOT / "book" / "intro.md").read_text()
+    paragraph = next(p for p in intro.split("\n\n") if "random weights" in p)
+    assert set(re.findall(r"\{doc\}`(\d\d_\w+)`", paragraph)) == uses, paragraph
+    assert uses, "the search found no chapter at all: is the pattern still right?"

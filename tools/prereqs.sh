@@ -4,7 +4,8 @@
 #   tools/prereqs.sh book   Python 3.10+ with venv, and npm (MathJax) unless MathJax is unpacked
 #   tools/prereqs.sh test   the same, and Chromium for the browser test, or apt-get and root to install it
 # The Makefile passes PYTHON; CHROMIUM_PATH names a Chromium binary as tests/test_browser.py reads it.
-# PREREQ_UID stands in for `id -u` (the tests check the message of a machine without root).
+# PREREQ_UID and PREREQ_SYSTEM_CHROMIUM stand in for `id -u` and /usr/bin/chromium (the tests check
+# the messages of a machine without root and without Chromium).
 set -u
 goal=${1:-book}
 PYTHON=${PYTHON:-python3}
@@ -34,7 +35,7 @@ if [ "$goal" = test ]; then
     chromium=${CHROMIUM_PATH:-}
     if [ -n "$chromium" ]; then
         [ -x "$chromium" ] || say "Chromium for the browser test: CHROMIUM_PATH=$chromium is not an executable file"
-    elif ! { [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; }; then
+    elif ! { [ -x "${PREREQ_SYSTEM_CHROMIUM:-/usr/bin/chromium}" ] || command -v chromium >/dev/null 2>&1; }; then
         if ! command -v apt-get >/dev/null 2>&1 || [ "${PREREQ_UID:-$(id -u)}" != 0 ]; then
             say "Chromium for the browser test: none at /usr/bin/chromium or on PATH, and no apt-get run as root" \
                 "to install it (install it: sudo apt-get install chromium; or name one: CHROMIUM_PATH=/path/to/chromium)"
