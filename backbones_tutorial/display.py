@@ -8,6 +8,8 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+__all__ = ["Source", "Table", "fmt_int", "fmt_shape", "prose", "show_source"]
+
 
 @dataclass(frozen=True)
 class Table:

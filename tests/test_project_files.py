@@ -164,7 +164,7 @@ def test_make_book_and_test_check_the_prerequisites_first():
 
 
 def test_readme_states_the_vit_pyramids_new_parameters():
-    from backbones_tutorial.backbones import backbone, build_on_meta, new_parameters
+    from backbones_tutorial.pyramids.backbone import backbone, build_on_meta, new_parameters
 
     n = new_parameters(backbone(build_on_meta("vit_b_16")))
     readme = " ".join((ROOT / "README.md").read_text().split())

@@ -6,8 +6,8 @@ import torchvision
 from conftest import uninitialised
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from backbones_tutorial.fpn import FPN, NaiveFPN, ResNetFPN
-from backbones_tutorial.pyramid import ResNetBackbone, ResNetFeatures, resnet_features
+from backbones_tutorial.pyramids.fpn import FPN, NaiveFPN, ResNetFPN
+from backbones_tutorial.pyramids.resnet import ResNetBackbone, ResNetFeatures, resnet_features
 from backbones_tutorial.registry import MODELS
 
 DEPTHS = [18, 34, 50, 101, 152]
@@ -63,7 +63,7 @@ def test_resnet_feature_info_declares_the_expected_channels_and_strides():
 @pytest.mark.parametrize("factory", ["wide_resnet50_2", "resnext50_32x4d"])
 def test_resnet_feature_info_reads_the_wide_and_resnext_variants_as_their_outputs_are(factory):
     # Chapter 4 says the projection-based reading works for these too: compare with a real forward pass.
-    from backbones_tutorial.resnet import resnet_feature_info
+    from backbones_tutorial.models.resnet import resnet_feature_info
 
     with torch.device("meta"):  # shapes only: no memory, no initialisation
         model = getattr(torchvision.models, factory)(weights=None).eval()

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
-from backbones_tutorial import segment
 from backbones_tutorial.__main__ import main
+from backbones_tutorial.segmentation import training as segment
 
-TINY = segment.Settings(size=(33, 37), batch_size=2, max_steps=2, seconds=600, valid_images=2, lr=0.05)
+TINY = segment.TrainSettings(size=(33, 37), batch_size=2, max_steps=2, seconds=600, valid_images=2, lr=0.05)
 
 
 def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -128,7 +128,7 @@ def test_the_command_defaults_are_the_settings_defaults():
     from backbones_tutorial.__main__ import parser
 
     args = parser().parse_args(["segment"])
-    defaults = segment.Settings()
+    defaults = segment.TrainSettings()
     assert (args.seconds, args.max_steps, args.batch_size, args.backbone, args.freeze, args.seed) == (
         defaults.seconds, defaults.max_steps, defaults.batch_size, defaults.backbone, defaults.freeze, defaults.seed)
     assert args.freeze in segment.FREEZE_MODES and set(parser().parse_args(["segment"]).__dict__) >= {"threads"}
