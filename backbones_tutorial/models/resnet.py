@@ -16,15 +16,14 @@ from backbones_tutorial.checks import check_batch, check_choice, check_int
 from backbones_tutorial.models.blocks import BasicBlock, Bottleneck, NormLayer, projection
 from backbones_tutorial.pyramids.levels import FeatureInfo, Levels
 
-__all__ = ["Block", "DeclaresLevels", "LEVELS", "RESNETS", "ResNet", "STAGES", "resnet", "resnet101", "resnet152",
-           "resnet18", "resnet34", "resnet50", "resnet_feature_info"]
+__all__ = ["Block", "DeclaresLevels", "RESNETS", "ResNet", "STAGES", "resnet", "resnet101", "resnet152", "resnet18",
+           "resnet34", "resnet50", "resnet_feature_info"]
 
 torch.fx.wrap("check_batch")
 
 Block = type[BasicBlock | Bottleneck]
 
 STAGES = ("layer1", "layer2", "layer3", "layer4")  # the names of ResNet's four stages, as torchvision has them
-LEVELS = ("stem", *STAGES)  # what the pyramids of this package return
 
 
 def _stride(module: nn.Conv2d | nn.MaxPool2d) -> int:
@@ -56,7 +55,7 @@ class DeclaresLevels:
 
     @property
     def feature_info(self) -> Levels:
-        """The stem and the four stages, each a FeatureInfo (name, channels, reduction, rounding, layout)."""
+        """The stem and the four stages, each a FeatureInfo (name, channels, reduction, rounding)."""
         return Levels(self.__dict__["_levels"])
 
 

@@ -15,6 +15,9 @@ from backbones_tutorial.checks import check_batch, check_dtype, check_int, check
 from backbones_tutorial.pyramids.levels import FeatureInfo, Levels
 from backbones_tutorial.pyramids.resnet import ResNetFeatures, resnet_features
 
+torch.fx.wrap("check_batch")  # symbolic tracing records the checks as calls, not run on proxies
+torch.fx.wrap("check_pyramid")
+
 __all__ = ["FPN", "NaiveFPN", "PyramidFPN", "ResNetFPN", "resnet50_fpn"]
 
 
@@ -58,7 +61,7 @@ class FPN(nn.Module):
         features = check_pyramid(features, self.in_channels_list, type(self).__name__, dtype)
         top = self.inner_blocks[-1](features[-1])  # (B, out, H_k, W_k), the coarsest level
         outputs = [self.layer_blocks[-1](top)]
-        for i in range(len(features) - 2, -1, -1):
+        for i in range(len(self.inner_blocks) - 2, -1, -1):  # the module count, not len(features): traceable
             lateral = self.inner_blocks[i](features[i])  # (B, out, H_i, W_i)
             top = lateral + self.upsample(top, lateral)  # (B, out, H_i, W_i)
             outputs.insert(0, self.layer_blocks[i](top))
@@ -97,7 +100,7 @@ class ResNetFPN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         check_batch(x, self.body.conv1.in_channels, "ResNetFPN", self.body.conv1.weight.dtype)
-        _stem, *c = self.body(x)  # C2..C5
+        c = self.body(x)[1:]  # C2..C5, without the stem
         return self.fpn(c)  # P2..P5: (B, out, H/4, W/4) ... (B, out, H/32, W/32)
 
 

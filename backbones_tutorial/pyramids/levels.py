@@ -26,7 +26,7 @@ whole chain it came from, so its sizes are the pyramid's own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import SupportsIndex, overload
@@ -156,3 +156,15 @@ class Levels(tuple[FeatureInfo, ...]):
     def shapes(self, height: int, width: int) -> list[tuple[int, int, int]]:
         """(C, H, W) of every level for an input of ``height`` x ``width`` (chained, see ``sizes``)."""
         return [(f.channels, h, w) for f, (h, w) in zip(self, self.sizes(height, width), strict=True)]
+
+    def check(self, outputs: Sequence[object], height: int, width: int) -> None:
+        """Raise ValueError unless ``outputs`` (tensors, one per level) have exactly the declared
+        (C, H, W) for an input of ``height`` x ``width``: the promise of ``feature_info``, checked."""
+        if len(outputs) != len(self):
+            raise ValueError(f"{len(outputs)} maps for the {len(self)} declared levels {self.names}")
+        declared = self.shapes(height, width)
+        for f, want, out in zip(self, declared, outputs, strict=True):
+            got = tuple(getattr(out, "shape", ())[1:])
+            if got != want:
+                raise ValueError(f"level {f.name!r} (/{f.reduction}, {f.rounding}) at {height} x {width}: declared "
+                                 f"(C, H, W) = {want}, the map has {got}")
