@@ -11,13 +11,18 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: book test prereqs-book prereqs-test setup lint unit smoke nbval browser browser-test mathjax execute readme lock clean
+.PHONY: book test quick prereqs-book prereqs-test setup lint unit smoke nbval browser browser-test mathjax execute readme lock clean
 
 book: prereqs-book setup mathjax
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "The book is in _build/html: open _build/html/index.html"
 
 test: prereqs-test setup lint unit smoke nbval browser-test
+
+# For contributors, while working (CONTRIBUTING.md): lint and the unit tests that are not marked
+# slow; no browser, no chapters, no end-to-end runs. make test runs everything.
+quick: setup lint
+	$(BIN)/pytest -q -rs $(XDIST) --dist loadfile -m "not browser and not smoke and not slow" tests
 
 # Checked first, before anything is installed, with one message per missing prerequisite (the
 # README lists them): Python 3.10+ with venv, npm unless MathJax is unpacked, and for the tests
