@@ -101,8 +101,8 @@ def plan_dilation(model: nn.Module, family: str, output_stride: int) -> list[Dil
     Checks everything and changes nothing: ``apply_dilation`` does the changes."""
     check_choice(output_stride, OUTPUT_STRIDES, "output_stride")
     if family not in DILATABLE:
-        raise ValueError(f"{family} cannot be dilated (output_stride={output_stride}): only families with "
-                         f"strided convolutions can trade a stride for a dilation; families that can: "
+        raise ValueError(f"{family} cannot be dilated (output_stride={output_stride}): its stages do not subsample "
+                         f"with strided convolutions that a dilation can replace; families that can: "
                          f"{', '.join(DILATABLE)} (output_stride 32 works for every family)")
     check_undilated(model)
     units, rule = DILATABLE[family]
