@@ -9,12 +9,12 @@ anything of the caller's is changed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Optional
+from typing import Optional, TypeGuard
 
 import torch
 
 __all__ = ["ShortcutMismatch", "check_batch", "check_choice", "check_int", "check_name", "check_names",
-           "check_pyramid", "check_shortcut", "check_size", "check_type"]
+           "check_pyramid", "check_shortcut", "check_size", "check_type", "is_int"]
 
 
 def _dtype_hint(x: torch.Tensor, want: torch.dtype) -> str:
@@ -91,13 +91,20 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def is_int(value: object, minimum: int = 1) -> TypeGuard[int]:
+    """Whether ``value`` is an int of at least ``minimum``: the package's one test of a count, a side or
+    a stride (bools are refused: True is not 1 channel). ``check_int`` raises on it; other checks
+    that word their own errors call it too."""
+    return not isinstance(value, bool) and isinstance(value, int) and value >= minimum
+
+
 def check_int(value: object, what: str, minimum: int = 1) -> int:
-    """``value`` if it is an int of at least ``minimum`` (bools are refused: True is not 1 channel)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int >= {minimum}, got {type(value).__name__} {_short(value)}")
-    if value < minimum:
+    """``value`` if it is an int of at least ``minimum`` (``is_int``), else an error naming ``what``."""
+    if is_int(value, minimum):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
         raise ValueError(f"{what} must be an int >= {minimum}, got {value}")
-    return value
+    raise TypeError(f"{what} must be an int >= {minimum}, got {type(value).__name__} {_short(value)}")
 
 
 def check_size(size: object, what: str = "size", minimum: int = 1) -> tuple[int, int]:
@@ -108,7 +115,7 @@ def check_size(size: object, what: str = "size", minimum: int = 1) -> tuple[int,
         hint = f"; for a square input write ({size}, {size})" if isinstance(size, int) else ""
         raise TypeError(f"{what} must be two positive ints (H, W), got {type(size).__name__} {_short(size)}{hint}")
     h, w = size
-    if any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in (h, w)):
+    if not all(is_int(v, minimum) for v in (h, w)):
         raise ValueError(f"{what} must be two positive ints (H, W), each at least {minimum}, got {_short(size)}")
     return h, w
 

@@ -47,7 +47,7 @@ def randomise(model: nn.Module) -> nn.Module:
 
 @functools.cache
 def model_and_pyramid(name: str) -> tuple[nn.Module, nn.Module]:
-    model = randomise(tiny_vit() if name == "tiny_vit" else uninitialised(build_torchvision, name))
+    model = randomise(tiny_vit() if name == "tiny_vit" else build_on_meta(name).to_empty(device="cpu"))
     return model, backbone(model)
 
 

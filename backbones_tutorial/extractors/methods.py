@@ -126,6 +126,9 @@ class HookExtractor(nn.Module):
         modules = dict(model.named_modules())
         for name in self.names:
             check_choice(name, [n for n in modules if n], f"submodule of {type(model).__name__}")
+            if self.names.count(name) > 1:
+                raise ValueError(f"{name!r} is named twice in {self.names}: a hook stores one output per module, "
+                                 f"so the names must be distinct")
         self._store: dict[str, torch.Tensor] = {}
         self._handles = [modules[n].register_forward_hook(self._hook(n)) for n in self.names]
 
@@ -182,10 +185,22 @@ def _subclass(model: torchvision.models.ResNet, layers: list[str]) -> nn.Module:
     block, counts = type(model.layer1[0]), [len(getattr(model, s)) for s in STAGES]
     reference = next(model.parameters())
     with torch.device("meta"):  # no random initialisation: load_state_dict sets every value below
-        features = ResNetStages(block, counts)
+        features = ResNetStages(block, counts, replace_stride_with_dilation=_dilated_stages(model))
     features = features.to_empty(device=reference.device).to(reference.dtype)
     features.load_state_dict(model.state_dict(), strict=True)
     return Select(features.train(model.training), layers)
+
+
+def _dilated_stages(model: torchvision.models.ResNet) -> list[bool]:
+    """Which of layer2..layer4 torchvision built dilated instead of strided (``replace_stride_with_dilation``):
+    a dilated stage's later blocks have a larger dilation than the stage before it (weights alone
+    cannot say: a dilated 3x3 conv has the shape of a strided one)."""
+    flags, previous = [], 1
+    for name in STAGES[1:]:
+        dilation = getattr(model, name)[-1].conv2.dilation[0]  # the 3x3 conv of the stage's last block
+        flags.append(dilation > previous)
+        previous = dilation
+    return flags
 
 
 def _wrapper(model: torchvision.models.ResNet, layers: list[str]) -> nn.Module:

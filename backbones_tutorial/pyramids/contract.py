@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from backbones_tutorial.checks import is_int
 from backbones_tutorial.display import Table, fmt_shape
 from backbones_tutorial.pyramids.levels import Levels, level_size
 from backbones_tutorial.registry import PYRAMIDS
@@ -103,7 +104,7 @@ class Padding:
     def crop(self, feature: torch.Tensor, reduction: int) -> torch.Tensor:
         """The part of a level of ``reduction`` that sees the original image: its first
         ceil(H / r) rows and ceil(W / r) columns (the cells after them saw only padding)."""
-        if isinstance(reduction, bool) or not isinstance(reduction, int) or reduction < 1:
+        if not is_int(reduction):
             raise ValueError(f"reduction must be a positive int (e.g. 32 for H/32), got {reduction!r}")
         h, w = (level_size(s, reduction, "ceil") for s in self.size)
         if feature.dim() < 2 or feature.shape[-2] < h or feature.shape[-1] < w:
@@ -115,7 +116,7 @@ class Padding:
 def pad_to_multiple(x: torch.Tensor, multiple: int, value: float = 0.0) -> tuple[torch.Tensor, Padding]:
     """Pad a (B, C, H, W) batch at the bottom and right to the next multiple of ``multiple`` (a
     pyramid's divisor, its largest reduction): every level is then exactly H/r x W/r."""
-    if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
+    if not is_int(multiple):
         raise ValueError(f"multiple must be a positive int (the largest reduction, e.g. 32), got {multiple!r}")
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         got = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__

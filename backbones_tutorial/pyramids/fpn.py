@@ -11,9 +11,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backbones_tutorial.checks import check_batch, check_int, check_pyramid
+from backbones_tutorial.checks import check_batch, check_int, check_pyramid, is_int
 from backbones_tutorial.pyramids.levels import FeatureInfo, Levels
 from backbones_tutorial.pyramids.resnet import ResNetFeatures, resnet_features
+
+torch.fx.wrap("check_batch")  # symbolic tracing records the checks as calls, not run on proxies
+torch.fx.wrap("check_pyramid")
 
 __all__ = ["FPN", "NaiveFPN", "PyramidFPN", "ResNetFPN", "resnet50_fpn"]
 
@@ -30,7 +33,7 @@ class FPN(nn.Module):
     def __init__(self, in_channels_list: list[int], out_channels: int) -> None:
         super().__init__()
         if (not isinstance(in_channels_list, (list, tuple)) or not in_channels_list
-                or any(isinstance(c, bool) or not isinstance(c, int) or c <= 0 for c in in_channels_list)):
+                or not all(is_int(c) for c in in_channels_list)):
             raise ValueError(
                 f"in_channels_list must be a list of positive channel counts, fine to coarse, e.g. "
                 f"[256, 512, 1024, 2048]; got {in_channels_list!r}"
@@ -57,7 +60,7 @@ class FPN(nn.Module):
         features = check_pyramid(features, self.in_channels_list, type(self).__name__)
         top = self.inner_blocks[-1](features[-1])  # (B, out, H_k, W_k), the coarsest level
         outputs = [self.layer_blocks[-1](top)]
-        for i in range(len(features) - 2, -1, -1):
+        for i in range(len(self.inner_blocks) - 2, -1, -1):  # the module count, not len(features): traceable
             lateral = self.inner_blocks[i](features[i])  # (B, out, H_i, W_i)
             top = lateral + self.upsample(top, lateral)  # (B, out, H_i, W_i)
             outputs.insert(0, self.layer_blocks[i](top))
@@ -96,7 +99,7 @@ class ResNetFPN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         check_batch(x, self.body.conv1.in_channels, "ResNetFPN", self.body.conv1.weight.dtype)
-        _stem, *c = self.body(x)  # C2..C5
+        c = self.body(x)[1:]  # C2..C5, without the stem
         return self.fpn(c)  # P2..P5: (B, out, H/4, W/4) ... (B, out, H/32, W/32)
 
 

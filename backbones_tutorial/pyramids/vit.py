@@ -20,6 +20,8 @@ from backbones_tutorial.checks import check_batch
 from backbones_tutorial.pyramids.levels import FeatureInfo, Levels
 from backbones_tutorial.pyramids.probe import shape_call  # the levels are read from the tensors, as for the others
 
+torch.fx.wrap("check_batch")  # symbolic tracing records the input check as a call
+
 __all__ = ["ViTSimplePyramid"]
 
 

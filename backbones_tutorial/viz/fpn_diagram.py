@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
+from backbones_tutorial.checks import is_int
 from backbones_tutorial.pyramids.levels import FeatureInfo, Levels
 from backbones_tutorial.viz._drawing import COLORS, add_node, arrow, box, canvas, junction
 
@@ -32,7 +33,7 @@ def _check_fpn_args(feature_info: object, out_channels: object, size: object) ->
             "draw_fpn draws one pyramid level per reduction, so reductions must grow strictly; got reductions "
             f"{levels.reductions} for {levels.names}"
         )
-    if isinstance(out_channels, bool) or not isinstance(out_channels, int) or out_channels <= 0:
+    if not is_int(out_channels):
         raise ValueError(f"out_channels must be a positive int, got {out_channels!r}")
     if (not isinstance(size, (tuple, list)) or len(size) != 2
             or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size)):
