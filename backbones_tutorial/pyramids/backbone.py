@@ -38,7 +38,7 @@ from backbones_tutorial.registry import PYRAMIDS
 torch.fx.wrap("check_batch")  # symbolic tracing records the input check as a call
 
 __all__ = ["FAMILIES", "Pyramid", "SUPPORTED", "backbone", "build_on_meta", "build_torchvision", "children_steps",
-           "family_of", "regnet_steps", "resnet_steps", "swin_steps"]
+           "family_of", "new_parameters", "regnet_steps", "resnet_steps", "swin_steps"]
 
 
 def children_steps(model: nn.Module, attr: str) -> list[Step]:
@@ -119,6 +119,16 @@ class Pyramid(nn.Module):
             if i in self.ends:
                 levels.append(x.permute(0, 3, 1, 2) if step.layout == "NHWC" else x)  # (B, C, H/r, W/r)
         return levels
+
+
+def new_parameters(pyramid: nn.Module) -> int:
+    """How many of ``pyramid``'s parameters are not its model's (``pyramid.body``): modules the
+    pyramid adds, randomly initialised, which only training gives values. 0 for every family that
+    ``Pyramid`` serves (it only calls the model's modules); ViT's simple pyramid adds its scales."""
+    body = pyramid.body
+    assert isinstance(body, nn.Module)
+    own = {id(p) for p in body.parameters()}
+    return sum(p.numel() for p in pyramid.parameters() if id(p) not in own)
 
 
 def _first_conv(model: nn.Module) -> nn.Conv2d:
