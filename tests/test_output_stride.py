@@ -25,10 +25,6 @@ from backbones_tutorial.pyramids.backbone import Pyramid, backbone, build_on_met
 from backbones_tutorial.pyramids.dilation import DILATABLE
 from backbones_tutorial.pyramids.probe import meta_call
 
-# ConvNeXt's 2x2 downsampling conv at stride 1 pads "same" (one pixel at the end, as timm does); torch
-# warns that an even kernel needs a padded copy of the input. Expected here, not a fault.
-pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
-
 SMALLEST = {"ResNet": "resnet18", "MobileNetV3": "mobilenet_v3_small", "EfficientNet": "efficientnet_b0",
             "RegNet": "regnet_x_400mf", "ConvNeXt": "convnext_tiny"}
 ODD_SIZES = [(h | 1, w | 1) for h, w in

@@ -24,6 +24,7 @@ timm dilates VGG (timm's ``VGG`` accepts only ``output_stride=32``): these are r
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,6 +35,10 @@ from backbones_tutorial.checks import check_choice
 __all__ = ["DILATABLE", "OUTPUT_STRIDES", "Dilation", "apply_dilation", "check_undilated", "plan_dilation"]
 
 OUTPUT_STRIDES = (8, 16, 32)  # 32: the classification network as it is
+
+# ConvNeXt's 2x2 downsampling conv at stride 1 pads "same", one pixel at the end (as timm does); torch
+# then notes, once, that it pads a copy of the input. That is the expected cost, not a fault.
+warnings.filterwarnings("ignore", message="Using padding='same' with even kernel lengths", category=UserWarning)
 
 
 def _resnet_units(m: nn.Module) -> list[nn.Module]:
