@@ -171,6 +171,7 @@ BIG = {"convnext_large": [192, 384, 768, 1536], "efficientnet_b7": [32, 48, 80, 
 
 
 @pytest.mark.parametrize("name", BIG)
+@pytest.mark.slow
 def test_big_members_on_the_meta_device(name):
     pyramid = backbone(build_on_meta(name))
     assert pyramid.feature_info.channels == BIG[name]

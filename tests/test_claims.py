@@ -24,6 +24,7 @@ PUBLISHED["resnet50_features"] = PUBLISHED["resnet50"]
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=IDS)
+@pytest.mark.slow  # every claim measured with torchinfo: seconds each for the big models
 def test_claim_holds_for_the_package_model(claim, zeroed_model):
     check_claim(claim, zeroed_model("registry", claim.model))  # shapes and counts do not depend on values
 

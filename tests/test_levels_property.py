@@ -16,6 +16,8 @@ from backbones_tutorial.pyramids.fpn import PyramidFPN, ResNetFPN
 from backbones_tutorial.pyramids.levels import Levels
 from backbones_tutorial.pyramids.resnet import ResNetBackbone, resnet_features
 
+pytestmark = pytest.mark.slow  # real forwards of every family at many sizes: make quick leaves them out
+
 _rng = random.Random(19)  # seeded: the same 20 sizes on every run
 # odd sides, never equal: 20 (H, W) pairs; from 65 up so that every family keeps its coarsest level
 _PAIRS = ((_rng.randrange(65, 193, 2), _rng.randrange(65, 193, 2)) for _ in range(40))

@@ -25,6 +25,8 @@ from backbones_tutorial.pyramids.backbone import Pyramid, backbone, build_on_met
 from backbones_tutorial.pyramids.dilation import DILATABLE
 from backbones_tutorial.pyramids.probe import meta_call
 
+pytestmark = pytest.mark.slow  # real forwards of every family at many sizes: make quick leaves them out
+
 SMALLEST = {"ResNet": "resnet18", "MobileNetV3": "mobilenet_v3_small", "EfficientNet": "efficientnet_b0",
             "RegNet": "regnet_x_400mf", "ConvNeXt": "convnext_tiny"}
 ODD_SIZES = [(h | 1, w | 1) for h, w in

@@ -3,6 +3,7 @@
 import pathlib
 import re
 
+import pytest
 import tomllib
 import yaml
 from packaging.requirements import Requirement
@@ -51,6 +52,7 @@ def test_jupyter_book_stays_on_version_1():
     assert CONSTRAINTS["jupyter-book"].startswith("1.")
 
 
+@pytest.mark.slow
 def test_a_non_editable_wheel_holds_every_subpackage(tmp_path):
     """Colab installs the package from the repository without ``-e``: the wheel must carry every
     subpackage (``pyproject.toml`` finds them), and each must import from the installed copy."""
