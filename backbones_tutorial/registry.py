@@ -35,11 +35,20 @@ def _pyramid(name: str) -> nn.Module:
     return backbone(name)
 
 
+def _unet(backbone: str) -> nn.Module:
+    """Chapter 8's U-Net, with as many classes as the synthetic task, on ``backbone``."""
+    from . import segment, synthetic
+    from .unet import UNet
+
+    body = vgg16_blocks() if backbone == "vgg16_blocks" else segment.segmentation_backbone(backbone)
+    return UNet(body, num_classes=len(synthetic.CLASSES))
+
+
 @dataclass(frozen=True)
 class Entry:
     name: str
     build: Callable[[], nn.Module]
-    kind: str  # "block", "classifier" or "extractor"
+    kind: str  # "block", "classifier", "extractor" or "segmenter"
 
     @property
     def predictable(self) -> bool:
@@ -47,7 +56,7 @@ class Entry:
         return self.name in PREDICTABLE
 
 
-KINDS = ("block", "classifier", "extractor")
+KINDS = ("block", "classifier", "extractor", "segmenter")
 
 MODELS: dict[str, Entry] = {
     e.name: e
@@ -71,6 +80,9 @@ MODELS: dict[str, Entry] = {
         Entry("resnet34_to_layer3", resnet34_to_layer3, "extractor"),
         # Chapter 7: pyramids of the modern families (``backbones.backbone``), head kept in ``body``.
         *(Entry(f"{n}_pyramid", functools.partial(_pyramid, n), "extractor") for n in MODERN_PYRAMIDS),
+        # Chapter 8: the U-Net on the trained backbone (classifier removed) and on VGG16's blocks.
+        Entry("unet_resnet18", functools.partial(_unet, "resnet18"), "segmenter"),
+        Entry("unet_vgg16_blocks", functools.partial(_unet, "vgg16_blocks"), "segmenter"),
     )
 }
 

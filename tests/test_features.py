@@ -170,7 +170,7 @@ def test_the_registry_builds_every_claimed_model_and_predicts_the_classifiers():
 
     assert {c.model for c in CLAIMS} <= set(MODELS)
     assert set(PREDICTABLE) == {f"resnet{d}" for d in DEPTHS} | {"vgg16"}
-    assert all(MODELS[name].kind in ("block", "classifier", "extractor") for name in MODELS)
+    assert all(MODELS[name].kind in ("block", "classifier", "extractor", "segmenter") for name in MODELS)
 
 
 def test_levels_sizes_chain_mixed_roundings_as_swin_computes_them():
