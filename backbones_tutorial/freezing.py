@@ -107,6 +107,7 @@ def merge_losses(old: dict | None, new: dict) -> dict:
     """``new``'s runs in place of ``old``'s runs of the same loss; the settings must agree."""
     if old is None:
         return new
+    old, new = json.loads(json.dumps(old)), json.loads(json.dumps(new))  # as saved: tuples become lists
     if old["settings"] | {"loss": None} != new["settings"] | {"loss": None}:
         raise ValueError(f"the records were trained with different settings: {old['settings']} vs {new['settings']}")
     losses = [x for x in old["losses"] if x not in new["losses"]] + new["losses"]

@@ -279,8 +279,9 @@ def pretrain(settings: Settings, out: str | pathlib.Path, progress: Callable[[st
     The task: from a "pretrain"-stream image (the same shapes and hues in another style,
     ``synthetic.PRETRAIN``: brighter, more strongly striped backgrounds, darker and noisier
     objects; seeds never used for the segmentation runs), predict the share of its pixels that
-    each class covers (a soft-label cross-entropy; no masks reach the model). It stands in for ImageNet classification, which
-    also teaches features from image-level labels, at a tiny fraction of the data and variety.
+    each class covers (a soft-label cross-entropy; no masks reach the model). It stands in for
+    ImageNet classification, which also teaches features from image-level labels, in other
+    pixel statistics than the target's, at a tiny fraction of the data and variety.
     """
     torch.manual_seed(settings.seed)
     model = _PresenceHead(segmentation_backbone(settings.backbone))

@@ -116,7 +116,8 @@ def test_expand_lists_the_decoder_blocks_by_their_dotted_paths_and_a_wrong_block
 
 @pytest.mark.parametrize(("expand", "message"), [
     (("decoder.blocks",), "expand names 'decoder.blocks' but not its parent 'decoder'"),
-    (("encoder",), r"expand names 'encoder', which is not a submodule with children of UNet; .*\['backbone', 'decoder'\]"),
+    (("encoder",),
+     r"expand names 'encoder', which is not a submodule with children of UNet; .*\['backbone', 'decoder'\]"),
     (("decoder.head",), "expand names 'decoder.head', which is not a submodule with children"),
     ("decoder", "expand must be a tuple of dotted submodule paths"),
 ])

@@ -166,6 +166,9 @@ def test_the_command_defaults_are_the_settings_defaults():
     loss_option = next(a for a in parser()._subparsers._group_actions[0].choices["segment"]._actions
                        if a.dest == "loss")
     assert tuple(loss_option.choices) == tuple(segment.LOSSES)
+    backbone_option = next(a for a in parser()._subparsers._group_actions[0].choices["segment"]._actions
+                           if a.dest == "backbone")
+    assert tuple(backbone_option.choices) == tuple(segment.BACKBONES)  # a new backbone needs both lines
     assert args.freeze in segment.FREEZE_MODES and set(parser().parse_args(["segment"]).__dict__) >= {"threads"}
 
 
@@ -221,7 +224,7 @@ def test_run_loss_and_merge_replace_one_losss_runs_and_refuse_other_settings():
     a = freezing.run_loss(dataclasses.replace(TINY, max_steps=1), "ce+dice", [0])
     b = freezing.run_loss(dataclasses.replace(TINY, max_steps=1), "weighted-ce+dice", [0, 1])
     assert [r["loss"] for r in a["runs"]] == ["ce+dice"] and [r["seed"] for r in b["runs"]] == [0, 1]
-    merged = freezing.merge_losses(a, b)
+    merged = freezing.merge_losses(as_json(a), b)  # one read back from its file (lists), one fresh (tuples)
     assert merged["losses"] == ["ce+dice", "weighted-ce+dice"] and len(merged["runs"]) == 3
     again = freezing.merge_losses(merged, a)  # a re-run of one loss replaces its runs, keeps the others
     assert sorted(r["loss"] for r in again["runs"]) == ["ce+dice", "weighted-ce+dice", "weighted-ce+dice"]
