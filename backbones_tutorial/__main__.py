@@ -9,10 +9,10 @@ import pathlib
 import sys
 from typing import TYPE_CHECKING
 
-from .predictable import PREDICTABLE, SHAPES_CHOICES
+from backbones_tutorial.registry import PREDICTABLE, SHAPES_CHOICES
 
 if TYPE_CHECKING:
-    from .display import Table
+    from backbones_tutorial.display import Table
 
 PROG = "python -m backbones_tutorial"
 
@@ -55,8 +55,8 @@ Each command describes its options: {PROG} shapes --help."""
 
 def shapes_table(arch: str, size: tuple[int, int]) -> Table:
     """Each stage of ``arch`` for a 3 x H x W input: output shape, stride, parameters."""
-    from .display import Table, fmt_int, fmt_shape
-    from .predict import checked_prediction
+    from backbones_tutorial.display import Table, fmt_int, fmt_shape
+    from backbones_tutorial.shapes.predict import checked_prediction
 
     rows = tuple(
         (r.name, fmt_shape(r.shape), f"/{r.reduction}" if r.reduction else "-", fmt_int(r.params))
@@ -64,34 +64,6 @@ def shapes_table(arch: str, size: tuple[int, int]) -> Table:
     )
     caption = f"{arch}, input 3 x {size[0]} x {size[1]} (predicted from the conv and pool arithmetic)"
     return Table(("stage", "output (C x H x W)", "stride", "parameters"), rows, caption)
-
-
-def contract_report(arch: str, size: tuple[int, int], levels: bool) -> str:
-    """The input-size contract of ``backbone(arch)`` at ``size``: the levels (if ``levels``), the
-    divisor and the padded size. A refused size raises ValueError with the reason."""
-    from .contract import contract
-    from .display import Table, fmt_shape
-
-    c = contract(arch, size)
-    if c.refused:
-        raise ValueError(c.refused)
-    out = []
-    if levels:
-        rows = tuple((f.name, fmt_shape(s), f"/{f.reduction}", f.rounding) for f, s in zip(c.levels, c.shapes,
-                                                                                            strict=True))
-        caption = f"{arch} pyramid, input 3 x {size[0]} x {size[1]} (from the level sizes rule; nothing run)"
-        out.append(repr(Table(("level", "output (C x H x W)", "stride", "rounding"), rows, caption)))
-    out.append(f"divisor: {c.divisor} (the largest stride); every level is exactly H/stride x W/stride "
-               f"when H and W are multiples of {c.divisor}")
-    if c.fixed:
-        out.append(f"fixed size: {arch} takes only {c.fixed[0]} x {c.fixed[1]}")
-    elif c.exact:
-        out.append(f"{size[0]} x {size[1]} is exact at every level")
-    else:
-        out.append(f"{size[0]} x {size[1]} is not: the nearest padded size is {c.padded[0]} x {c.padded[1]} "
-                   f"(pad_to_multiple(x, {c.divisor}))")
-    out.append(f"minimum side: {c.minimum}")
-    return "\n".join(out)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -143,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     cli = parser()
     args = cli.parse_args(argv)
     if args.command == "shapes":
-        from .predict import SizeTooSmall
+        from backbones_tutorial.pyramids.contract import contract_report
+        from backbones_tutorial.shapes.predict import SizeTooSmall
 
         try:
             size = (args.size[0], args.size[1])
@@ -170,7 +143,7 @@ def _writable(path: pathlib.Path, option: str, cli: argparse.ArgumentParser) -> 
 
 
 def run_bench(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
-    from .verdicts import MAX_BLOCKS
+    from backbones_tutorial.bench.verdicts import MAX_BLOCKS
 
     rounds = args.rounds if args.rounds is not None else (3 if args.quick else 20)
     blocks = args.blocks if args.blocks is not None else (2 if args.quick else 5)
@@ -189,7 +162,8 @@ def run_bench(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
 
     import torch
 
-    from . import bench
+    from backbones_tutorial.bench import report, runner
+    from backbones_tutorial.bench.results import BenchSettings, load_runs, to_json
 
     if args.device == "cuda" and not torch.cuda.is_available():
         cli.exit(2, "error: --device cuda, but torch.cuda.is_available() is False on this machine\n")
@@ -197,10 +171,10 @@ def run_bench(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
         devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
     else:
         devices = [args.device]
-    default = bench.Settings()
+    default = BenchSettings()
     runs = []
     for k, device in enumerate(devices):
-        settings = bench.Settings(
+        settings = BenchSettings(
             device=device, size=size, rounds=rounds, blocks=blocks, max_blocks=blocks if args.quick else MAX_BLOCKS,
             budget_s=args.budget or default.budget_s, warmup=1 if args.quick else default.warmup,
             threads=args.threads or default.threads, memory=not args.no_memory, quick=args.quick)
@@ -208,24 +182,24 @@ def run_bench(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
         def progress(step: str, device: str = device) -> None:
             print(f"[bench {device}] {step}", file=sys.stderr, flush=True)
 
-        results = bench.run(settings, progress=progress, matrix=k == 0 and not args.no_matrix)  # matrix: CPU
+        results = runner.run_benchmark(settings, progress=progress, matrix=k == 0 and not args.no_matrix)  # matrix: CPU
         runs.append(results)
-        print(repr(bench.table(results)))
+        print(repr(report.results_table(results)))
         if args.quick:
             print("  a quick smoke run: every code path once; its verdicts are not meaningful")
-        for line in bench.format_targets(results):
+        for line in report.format_targets(results):
             print(f"  {line}")
         if results.compatibility:
-            from .compat import matrix_table
+            from backbones_tutorial.bench.compat import matrix_table
 
             print(repr(matrix_table(results.compatibility)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(bench.to_json(runs))
+    args.out.write_text(to_json(runs))
     print(f"wrote {args.out}")
     if args.plot:
-        from .viz import plot_bench
+        from backbones_tutorial.viz import plot_bench
 
-        plot_bench(bench.load(args.out)).savefig(args.plot, dpi=120, bbox_inches="tight")
+        plot_bench(load_runs(args.out)).savefig(args.plot, dpi=120, bbox_inches="tight")
         print(f"wrote {args.plot}")
     return 0
 
@@ -306,7 +280,8 @@ def run_segment(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
 
     import torch
 
-    from . import freezing, segment
+    from backbones_tutorial.segmentation import freeze_study as freezing
+    from backbones_tutorial.segmentation import training as segment
 
     if args.threads < 1:
         cli.exit(2, f"error: --threads must be >= 1, got {args.threads}\n")
@@ -316,13 +291,13 @@ def run_segment(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
         common["loss"] = args.loss
     try:  # every argument is checked before anything is built or trained
         if args.command == "segment":
-            settings = segment.Settings(**common, freeze=args.freeze, seed=args.seed, pretrained=args.pretrained)
+            settings = segment.TrainSettings(**common, freeze=args.freeze, seed=args.seed, pretrained=args.pretrained)
         elif args.command == "pretrain":
-            settings = segment.Settings(**common, seed=args.seed)
+            settings = segment.TrainSettings(**common, seed=args.seed)
         else:
-            settings = segment.Settings(**common, pretrained=args.pretrained)
+            settings = segment.TrainSettings(**common, pretrained=args.pretrained)
             for seed in args.seeds:
-                segment.Settings(**common, seed=seed)
+                segment.TrainSettings(**common, seed=seed)
     except ValueError as e:
         cli.exit(2, f"error: {e}\n")
     torch.set_num_threads(args.threads)
@@ -335,9 +310,9 @@ def run_segment(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
     elif args.command == "pretrain":
         print(json.dumps(segment.pretrain(settings, args.out, progress)))
     else:
-        record = freezing.run(settings, args.seeds, progress=progress)
-        freezing.save(record, args.out)
-        print(repr(freezing.table(record)))
+        record = freezing.run_study(settings, args.seeds, progress=progress)
+        freezing.save_study(record, args.out)
+        print(repr(freezing.study_table(record)))
         print(f"wrote {args.out}")
     return 0
 

@@ -13,8 +13,8 @@ from typing import Optional
 
 import torch
 
-__all__ = ["check_batch", "check_choice", "check_int", "check_name", "check_names", "check_pyramid",
-           "check_shortcut", "check_size", "check_type"]
+__all__ = ["ShortcutMismatch", "check_batch", "check_choice", "check_int", "check_name", "check_names",
+           "check_pyramid", "check_shortcut", "check_size", "check_type"]
 
 
 def _dtype_hint(x: torch.Tensor, want: torch.dtype) -> str:

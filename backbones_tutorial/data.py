@@ -11,7 +11,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .checks import check_choice
+from backbones_tutorial.checks import check_choice
+
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "SAMPLE_IMAGES", "denormalise", "sample_image"]
 
 # The per-channel statistics of ImageNet's training images (R, G, B), used by torchvision's weights.
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)

@@ -8,6 +8,8 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+__all__ = ["Source", "Table", "fmt_int", "fmt_shape", "prose", "show_source"]
+
 
 @dataclass(frozen=True)
 class Table:
@@ -32,7 +34,8 @@ class Table:
                 raise ValueError(f"row {row!r} has {len(row)} cells, expected {len(self.columns)}: {self.columns!r}")
 
     def __repr__(self) -> str:
-        widths = [max(len(c), *(len(r[i]) for r in self.rows)) for i, c in enumerate(self.columns)]
+        # the widest cell of each column; without rows, the header alone
+        widths = [max([len(c), *(len(r[i]) for r in self.rows)]) for i, c in enumerate(self.columns)]
 
         def line(cells: Sequence[str]) -> str:
             padded = (c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))

@@ -1,93 +1,94 @@
 """Every model the package can build, in one table: the claims record, the shape predictor, the
-``shapes`` command, the figures and the tests all read it.
+``shapes`` command, ``backbone()``, the figures and the tests all read it.
 
+The table imports no torch: each entry names its builder as ``"module:function"``, imported when
+the model is built, so that ``python -m backbones_tutorial --help`` lists the names at once.
 Each entry builds a fresh, randomly initialised model (shapes and counts do not depend on the
-weights); ``predictable`` marks the architectures whose shapes ``predict.predict_shapes`` can
-compute for any input size, which are the ones the ``shapes`` command offers. Their names live
-in ``predictable.py``, which imports no torch, so the command line's ``--help`` can list them.
+weights); ``predictable`` marks the architectures whose shapes ``shapes.predict.predict_shapes``
+computes for any input size, the ones the ``shapes`` command predicts stage by stage.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from dataclasses import dataclass
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import torchvision
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
-from . import blocks
-from .checks import check_choice
-from .extract import truncate
-from .fpn import resnet50_fpn
-from .predictable import PREDICTABLE
-from .pyramid import resnet_features
-from .resnet import RESNETS
-from .zoo import resnet34_to_layer3, vgg16_blocks
+__all__ = ["Entry", "MODELS", "MODERN_PYRAMIDS", "PREDICTABLE", "PYRAMIDS", "SHAPES_CHOICES", "build"]
 
+# The torchvision builders that ``backbone()`` turns into a feature pyramid (by name, weights=None).
+PYRAMIDS: tuple[str, ...] = (
+    *(f"resnet{d}" for d in (18, 34, 50, 101, 152)),
+    "vgg16",
+    *(f"convnext_{s}" for s in ("tiny", "small", "base", "large")),
+    *(f"efficientnet_b{i}" for i in range(8)),
+    *(f"efficientnet_v2_{s}" for s in ("s", "m", "l")),
+    "mobilenet_v3_large", "mobilenet_v3_small",
+    *(f"regnet_x_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")),
+    *(f"regnet_y_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")),
+    "swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b",
+    "vit_b_16",
+)
 # Chapter 7: the smallest member of each modern family, as backbone() builds its pyramid.
 MODERN_PYRAMIDS = ("convnext_tiny", "efficientnet_b0", "mobilenet_v3_small", "regnet_x_400mf", "swin_t", "vit_b_16")
 
 
-def _pyramid(name: str) -> nn.Module:
-    from .backbones import backbone
-
-    return backbone(name)
-
-
-def _unet(backbone: str) -> nn.Module:
-    """Chapter 8's U-Net, with as many classes as the synthetic task, on ``backbone``."""
-    from . import segment, synthetic
-    from .unet import UNet
-
-    body = vgg16_blocks() if backbone == "vgg16_blocks" else segment.segmentation_backbone(backbone)
-    return UNet(body, num_classes=len(synthetic.CLASSES))
-
-
 @dataclass(frozen=True)
 class Entry:
+    """A registered model: its name, its builder (``"module:function"``, called with ``kwargs``)
+    and whether ``predict_shapes`` computes its shapes for any input size."""
+
     name: str
-    build: Callable[[], nn.Module]
-    kind: str  # "block", "classifier", "extractor" or "segmenter"
+    builder: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    predictable: bool = False
 
-    @property
-    def predictable(self) -> bool:
-        """Whether ``predict.predict_shapes`` computes this model's shapes for any input size."""
-        return self.name in PREDICTABLE
+    def build(self) -> nn.Module:
+        module, _, function = self.builder.partition(":")
+        return getattr(importlib.import_module(module), function)(**self.kwargs)
 
 
-KINDS = ("block", "classifier", "extractor", "segmenter")
-
+_BLOCK = "backbones_tutorial.models.blocks:residual_block"
 MODELS: dict[str, Entry] = {
     e.name: e
     for e in (
-        # Chapter 1: residual blocks on a layer1-sized input (64 channels).
-        Entry("basic_block_identity", lambda: blocks.BasicBlock(64, 64), "block"),
-        Entry("basic_block_projection",
-              lambda: blocks.BasicBlock(64, 128, stride=2, downsample=blocks.projection(64, 128, 2)), "block"),
-        Entry("bottleneck_identity", lambda: blocks.Bottleneck(256, 64), "block"),  # layer1's second block in ResNet50
-        Entry("bottleneck_projection",
-              lambda: blocks.Bottleneck(64, 64, downsample=blocks.projection(64, 256, 1)), "block"),
+        # Chapter 1: residual blocks on a layer1-sized input (64 channels), as in ResNet50's layer1.
+        Entry("basic_block_identity", _BLOCK, {"kind": "basic", "inplanes": 64, "planes": 64}),
+        Entry("basic_block_projection", _BLOCK, {"kind": "basic", "inplanes": 64, "planes": 128, "stride": 2}),
+        Entry("bottleneck_identity", _BLOCK, {"kind": "bottleneck", "inplanes": 256, "planes": 64}),  # layer1.1
+        Entry("bottleneck_projection", _BLOCK, {"kind": "bottleneck", "inplanes": 64, "planes": 64}),  # layer1.0
         # Chapter 2: the from-scratch ResNets; Chapter 3: VGG16 and a cut.
-        *(Entry(f"resnet{d}", factory, "classifier") for d, factory in RESNETS.items()),
-        Entry("vgg16", lambda: torchvision.models.vgg16(weights=None), "classifier"),
-        Entry("resnet18_to_layer4", lambda: truncate(torchvision.models.resnet18(weights=None), "layer4"), "extractor"),
+        *(Entry(f"resnet{d}", f"backbones_tutorial.models.resnet:resnet{d}", predictable=True)
+          for d in (18, 34, 50, 101, 152)),
+        Entry("vgg16", "torchvision.models:vgg16", {"weights": None}, predictable=True),
+        Entry("resnet18_to_layer4", "backbones_tutorial.extractors.zoo:cut_torchvision",
+              {"name": "resnet18", "last": "layer4"}),
         # Chapters 4 and 5: pyramids, the FPN and the zoo.
-        Entry("resnet18_features", lambda: resnet_features(18), "extractor"),
-        Entry("resnet50_features", lambda: resnet_features(50), "extractor"),
-        Entry("resnet50_fpn", resnet50_fpn, "extractor"),
-        Entry("vgg16_blocks", vgg16_blocks, "extractor"),
-        Entry("resnet34_to_layer3", resnet34_to_layer3, "extractor"),
-        # Chapter 7: pyramids of the modern families (``backbones.backbone``), head kept in ``body``.
-        *(Entry(f"{n}_pyramid", functools.partial(_pyramid, n), "extractor") for n in MODERN_PYRAMIDS),
-        # Chapter 8: the U-Net on the trained backbone (classifier removed) and on VGG16's blocks.
-        Entry("unet_resnet18", functools.partial(_unet, "resnet18"), "segmenter"),
-        Entry("unet_vgg16_blocks", functools.partial(_unet, "vgg16_blocks"), "segmenter"),
+        Entry("resnet18_features", "backbones_tutorial.pyramids.resnet:resnet_features", {"depth": 18}),
+        Entry("resnet50_features", "backbones_tutorial.pyramids.resnet:resnet_features", {"depth": 50}),
+        Entry("resnet50_fpn", "backbones_tutorial.pyramids.fpn:resnet50_fpn"),
+        Entry("vgg16_blocks", "backbones_tutorial.extractors.zoo:vgg16_blocks"),
+        Entry("resnet34_to_layer3", "backbones_tutorial.extractors.zoo:resnet34_to_layer3"),
+        # Chapter 7: pyramids of the modern families (``pyramids.backbone``), head kept in ``body``.
+        *(Entry(f"{n}_pyramid", "backbones_tutorial.pyramids.backbone:backbone", {"model_or_name": n})
+          for n in MODERN_PYRAMIDS),
+        # Chapter 8: the U-Net on the trained backbone (its classifier removed) and on VGG16's blocks.
+        Entry("unet_resnet18", "backbones_tutorial.segmentation.training:segmentation_unet", {"backbone": "resnet18"}),
+        Entry("unet_vgg16_blocks", "backbones_tutorial.segmentation.training:segmentation_unet",
+              {"backbone": "vgg16_blocks"}),
     )
 }
+PREDICTABLE: tuple[str, ...] = tuple(n for n, e in MODELS.items() if e.predictable)
+# The ``shapes`` command's choices: the predictable models, then the other pyramids (their contract).
+SHAPES_CHOICES: tuple[str, ...] = (*PREDICTABLE, *(n for n in PYRAMIDS if n not in PREDICTABLE))
 
 
 def build(name: str) -> nn.Module:
     """A fresh, randomly initialised instance of the registered model ``name``."""
+    from backbones_tutorial.checks import check_choice  # checks imports torch; the table above does not
+
     check_choice(name, MODELS, "model")
     return MODELS[name].build()

@@ -28,19 +28,11 @@ import torchvision
 from torch import nn
 from torchvision.models import WeightsEnum
 
-from .checks import check_choice
+from backbones_tutorial.checks import check_choice
 
-__all__ = [
-    "BadCheckpoint",
-    "WeightsUnavailable",
-    "download_checkpoint",
-    "load_checkpoint",
-    "checkpoint_path",
-    "load_state_dict",
-    "pretrained",
-    "pretrained_or_random",
-    "resolve_weights",
-]
+__all__ = ["BadCheckpoint", "DOWNLOAD_TIMEOUT", "HASH_PREFIX", "WeightsUnavailable", "checkpoint_path",
+           "download_checkpoint", "load_checkpoint", "load_state_dict", "pretrained", "pretrained_or_random",
+           "resolve_weights"]
 
 # Builders that change the model for its weights beyond loading the state dict: DenseNet renames
 # old checkpoint keys, GoogLeNet and Inception v3 switch on ``transform_input``. Rebuilding them

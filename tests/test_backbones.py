@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 from torch import nn
 from torchvision.models import VisionTransformer
 
-from backbones_tutorial.backbones import backbone, build_on_meta, build_torchvision, meta_call
-from backbones_tutorial.claims import CLAIMS
-from backbones_tutorial.contract import level_sizes
-from backbones_tutorial.fpn import PyramidFPN
-from backbones_tutorial.predictable import PYRAMIDS
+from backbones_tutorial.pyramids.backbone import backbone, build_on_meta, build_torchvision
+from backbones_tutorial.pyramids.contract import level_sizes
+from backbones_tutorial.pyramids.fpn import PyramidFPN
+from backbones_tutorial.pyramids.probe import meta_call
+from backbones_tutorial.registry import PYRAMIDS
+from backbones_tutorial.shapes.claims import CLAIMS
 
 SMALLEST = ["resnet18", "vgg16", "convnext_tiny", "efficientnet_b0", "mobilenet_v3_small", "regnet_x_400mf", "swin_t"]
 HEAD_POOL = "avgpool"  # what every CNN family (and Swin) pools before its classifier

@@ -12,9 +12,11 @@ import subprocess
 import pytest
 import torch
 
-from backbones_tutorial import bench, bench_report, bench_worker, memory, verdicts
 from backbones_tutorial.__main__ import main
-from backbones_tutorial.methods import METHODS
+from backbones_tutorial.bench import memory, report, results, runner, verdicts
+from backbones_tutorial.bench import report as bench_report
+from backbones_tutorial.bench import worker as bench_worker
+from backbones_tutorial.extractors.methods import METHODS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "book" / "data" / "bench.json"
@@ -23,28 +25,28 @@ THIRD = ROOT / "book" / "data" / "bench-third.json"
 
 
 def _row(method, ratio, verdict="within", settled=True):
-    return bench.MethodResult(method, ratio, (ratio - 0.01, ratio + 0.01), verdict, 100, settled, 10.0 * ratio,
+    return results.MethodResult(method, ratio, (ratio - 0.01, ratio + 0.01), verdict, 100, settled, 10.0 * ratio,
                               1000, None, [ratio] * 5)
 
 
-def _results(rows: dict[str, dict[str, tuple]], scratch=(1.0, "within"), quick=False) -> bench.Results:
+def _results(rows: dict[str, dict[str, tuple]], scratch=(1.0, "within"), quick=False) -> results.Results:
     """Results with the given (ratio, verdict) per method; every other figure is a placeholder."""
     workloads = {w: [_row(m, *rv) for m, rv in r.items()] for w, r in rows.items()}
-    return bench.Results(bench.Settings(quick=quick), {"cpu": "test", "threads": "1", "torch": "x"}, workloads,
+    return results.Results(results.BenchSettings(quick=quick), {"cpu": "test", "threads": "1", "torch": "x"}, workloads,
                          {w: 10.0 for w in rows}, {w: None for w in rows},
                          {"ratio_median": scratch[0], "ratio_interval": [scratch[0] - 0.01, scratch[0] + 0.01],
                           "verdict": scratch[1], "rounds": 100, "settled": True, "block_ratios": [scratch[0]] * 5,
                           "round_ratios": [[scratch[0]]] * 5, "ours_ms": 1.0, "torchvision_ms": 1.0}, {})
 
 
-ALL_WITHIN = {w: {m: (1.0, "within") for m in METHODS} for w in bench.WORKLOADS}
+ALL_WITHIN = {w: {m: (1.0, "within") for m in METHODS} for w in results.WORKLOADS}
 
 
 def test_targets_are_the_methods_that_stop_early_and_the_from_scratch_resnet():
     rows = {w: dict(r) for w, r in ALL_WITHIN.items()}
     rows["all stages"]["wrapper"] = (1.05, "slower")
     rows["layer2 only"]["fx"] = (1.02, "undecided")
-    checks = bench.targets(_results(rows, scratch=(0.95, "faster")))
+    checks = report.targets(_results(rows, scratch=(0.95, "faster")))
     assert [(t.workload, t.label) for t in checks] == [
         ("all stages", "children"), ("all stages", "subclass"), ("all stages", "wrapper"), ("all stages", "fx"),
         ("all stages", "intermediate_layer_getter"), ("layer2 only", "children"), ("layer2 only", "fx"),
@@ -61,21 +63,21 @@ def test_the_command_and_the_readme_print_each_verdict_never_met_outside_the_tol
     rows["all stages"]["fx"] = (1.2, "slower")
     rows["all stages"]["children"] = (0.968, "faster")  # the old check called this "within 3 %"
     rows["layer2 only"]["children"] = (1.02, "within", False)
-    lines = bench.format_targets(_results(rows))
+    lines = report.format_targets(_results(rows))
     assert lines[0] == "missed (faster): all stages: children within 3% of bare (0.968, 0.958-0.978)"
     assert lines[3] == "missed (slower): all stages: fx within 3% of bare (1.200, 1.190-1.210)"
     assert lines[5] == "met, budget spent: layer2 only: children within 3% of bare (1.020, 1.010-1.030)"
     assert all(not line.startswith("met") for line in lines if "(0.968" in line or "(1.200" in line)
-    summary = bench.markdown_summary([_results(rows)])
+    summary = report.markdown_summary([_results(rows)])
     assert "- missed (slower): all stages: fx within 3% of bare (1.200, 1.190-1.210)\n" in summary
     assert "| all stages | fx | 1.200 | 1.190-1.210 | slower | 12.0 | 1,000 | n/a |" in summary
 
 
 def test_a_quick_run_says_its_verdicts_are_not_meaningful():
     run = _results(ALL_WITHIN, quick=True)
-    assert all(line.startswith("not meaningful (quick smoke run): ") for line in bench.format_targets(run))
-    assert "missed" not in bench.markdown_summary([run]) and "- met:" not in bench.markdown_summary([run])
-    assert bench.verdict_text("slower", True, run.settings) == "(slower: quick, not meaningful)"
+    assert all(line.startswith("not meaningful (quick smoke run): ") for line in report.format_targets(run))
+    assert "missed" not in report.markdown_summary([run]) and "- met:" not in report.markdown_summary([run])
+    assert report.verdict_text("slower", True, run.settings) == "(slower: quick, not meaningful)"
 
 
 def test_results_find_a_methods_row_and_name_what_they_lack():
@@ -88,11 +90,11 @@ def test_results_find_a_methods_row_and_name_what_they_lack():
 
 
 def test_the_committed_results_load_and_write_back_unchanged():
-    """bench.load reads book/data/bench.json, and to_json writes the very same text back."""
-    runs = bench.load(COMMITTED)
-    assert bench.to_json(runs) == COMMITTED.read_text()
+    """results.load reads book/data/bench.json, and to_json writes the very same text back."""
+    runs = results.load_runs(COMMITTED)
+    assert results.to_json(runs) == COMMITTED.read_text()
     run = runs[0]
-    assert list(run.workloads) == list(bench.WORKLOADS)
+    assert list(run.workloads) == list(results.WORKLOADS)
     assert all([r.method for r in rows] == list(METHODS) for rows in run.workloads.values())
     s = run.settings
     assert s.size == 224 and s.rounds >= 20 and s.blocks >= 5 and not s.quick
@@ -101,7 +103,7 @@ def test_the_committed_results_load_and_write_back_unchanged():
             assert s.blocks <= len(r.block_ratios) <= s.max_blocks and r.rounds == s.rounds * len(r.block_ratios)
             assert r.ratio_median == pytest.approx(statistics.fmean(r.block_ratios), abs=1e-12)
             assert r.ratio_interval == pytest.approx(verdicts.block_interval(r.block_ratios), abs=1e-12)
-            assert r.verdict == bench.verdict_of(r.ratio_interval, s.tolerance)
+            assert r.verdict == verdicts.decide(r.ratio_interval, s.tolerance)
             assert r.settled == verdicts.settled(r.ratio_interval, s.tolerance, s.half_width)
     assert run.machine["threads"] == str(s.threads)
 
@@ -109,8 +111,8 @@ def test_the_committed_results_load_and_write_back_unchanged():
 def test_json_round_trip_of_results_built_by_hand(tmp_path):
     run = _results(ALL_WITHIN, scratch=(0.99, "within"))
     path = tmp_path / "bench.json"
-    path.write_text(bench.to_json([run, run]))
-    assert bench.load(path) == [run, run]
+    path.write_text(results.to_json([run, run]))
+    assert results.load_runs(path) == [run, run]
     stored = json.loads(path.read_text())[0]["workloads"]["layer2 only"][0]
     assert stored["ratio_interval"] == [0.99, 1.01] and stored["verdict"] == "within"
 
@@ -119,7 +121,7 @@ def test_load_rejects_a_file_that_is_not_bench_output(tmp_path):
     bad = tmp_path / "x.json"
     bad.write_text('{"a": 1}')
     with pytest.raises(ValueError, match="not a results file"):
-        bench.load(bad)
+        results.load_runs(bad)
 
 
 def test_the_memory_probe_runs_its_pairs_in_one_subprocess_and_reads_one_line_each(monkeypatch):
@@ -132,23 +134,24 @@ def test_the_memory_probe_runs_its_pairs_in_one_subprocess_and_reads_one_line_ea
 
     monkeypatch.setattr(memory.subprocess, "run", fake_run)
     pairs = [("fx", "layer2 only"), ("hooks", "all stages")]
-    assert memory.probe_in_subprocess(pairs, bench.WORKLOADS, "cpu", 40, 2) == [12.5, None]
+    assert memory.probe_in_subprocess(pairs, results.WORKLOADS, "cpu", 40, 2) == [12.5, None]
     args, threshold = seen[0]
-    assert args[1:] == ["-m", "backbones_tutorial.memory", "cpu", "40", "2", "fx:layer2 only:layer2",
+    assert args[1:] == ["-m", "backbones_tutorial.bench.memory", "cpu", "40", "2", "fx:layer2 only:layer2",
                         "hooks:all stages:layer1,layer2,layer3,layer4"]
     assert threshold == str(128 * 1024)
     with pytest.raises(RuntimeError, match=r"memory probe for \[\('children', 'all stages'\)\] failed:\nboom"):
-        memory.probe_in_subprocess([("children", "all stages")], bench.WORKLOADS, "cpu", 40, 2)
+        memory.probe_in_subprocess([("children", "all stages")], results.WORKLOADS, "cpu", 40, 2)
 
 
 def test_a_full_run_probes_each_pair_in_its_own_process_and_a_quick_run_in_one(monkeypatch):
     calls = []
-    monkeypatch.setattr(bench, "probe_in_subprocess", lambda pairs, *a: calls.append(list(pairs)) or [1.0] * len(pairs))
+    monkeypatch.setattr(runner, "probe_in_subprocess",
+                        lambda pairs, *a: calls.append(list(pairs)) or [1.0] * len(pairs))
     pairs = [("bare", "all stages"), ("fx", "all stages"), ("fx", "layer2 only")]
-    assert bench.peak_memories(pairs, bench.Settings()) == dict.fromkeys(pairs, 1.0)
+    assert runner.peak_memories(pairs, results.BenchSettings()) == dict.fromkeys(pairs, 1.0)
     assert calls == [[p] for p in pairs]
     calls.clear()
-    bench.peak_memories(pairs, bench.Settings(quick=True))
+    runner.peak_memories(pairs, results.BenchSettings(quick=True))
     assert calls == [pairs]
 
 
@@ -164,7 +167,7 @@ def test_a_block_runs_in_a_fresh_process_and_its_result_is_the_last_line(monkeyp
     spec = bench_worker.BlockSpec(["layer2 only / fx"], 0, "cpu", 40, 1, 1, 0, 3)
     assert bench_worker.measure_block_in_subprocess(spec) == {"ratios": {}}
     args, sent = seen[0]
-    assert args[1:] == ["-m", "backbones_tutorial.bench_worker"] and sent["open"] == ["layer2 only / fx"]
+    assert args[1:] == ["-m", "backbones_tutorial.bench.worker"] and sent["open"] == ["layer2 only / fx"]
     with pytest.raises(RuntimeError, match="benchmark block 1 failed:\nboom"):
         bench_worker.measure_block_in_subprocess(bench_worker.BlockSpec([], 1, "cpu", 40, 1, 1, 0, 3))
 
@@ -178,14 +181,14 @@ def test_a_full_run_measures_each_block_in_a_fresh_process_and_a_quick_run_in_th
             return {"ratios": {c: [1.0, 1.0, 1.0] for c in spec.open}, "seconds": {}, "reference_seconds": {}}
         return measure
 
-    monkeypatch.setattr(bench, "measure_block_in_subprocess", fake("fresh"))
-    monkeypatch.setattr(bench, "measure_block", fake("here"))
-    verdicts_, blocks, records = bench._blocks(bench.Settings(blocks=2), lambda s: None)
+    monkeypatch.setattr(runner, "measure_block_in_subprocess", fake("fresh"))
+    monkeypatch.setattr(runner, "measure_block", fake("here"))
+    verdicts_, blocks, records = runner._blocks(results.BenchSettings(blocks=2), lambda s: None)
     assert where == [("fresh", 0, 13), ("fresh", 1, 13)] and len(records) == 2  # no spread: settled at 2
     assert blocks["layer2 only / fx"] == [[1.0, 1.0, 1.0]] * 2
-    assert set(verdicts_) == set(bench.COMPARISONS) and all(v.verdict == "within" for v in verdicts_.values())
+    assert set(verdicts_) == set(results.COMPARISONS) and all(v.verdict == "within" for v in verdicts_.values())
     where.clear()
-    bench._blocks(bench.Settings(blocks=2, max_blocks=2, quick=True), lambda s: None)
+    runner._blocks(results.BenchSettings(blocks=2, max_blocks=2, quick=True), lambda s: None)
     assert where == [("here", 0, 13), ("here", 1, 13)]
 
 
@@ -232,7 +235,7 @@ def test_no_method_runs_inside_another_methods_call():
     (["--threads", "0"], "--threads must be at least 1, got 0"),
 ])
 def test_bench_refuses_bad_settings_before_running(argv, message, capsys, monkeypatch):
-    monkeypatch.setattr(bench, "run", lambda *a, **k: pytest.fail("ran despite bad arguments"))
+    monkeypatch.setattr(runner, "run_benchmark", lambda *a, **k: pytest.fail("ran despite bad arguments"))
     with pytest.raises(SystemExit) as e:
         main(["bench", *argv])
     assert e.value.code == 2 and message in capsys.readouterr().err
@@ -242,14 +245,14 @@ def test_bench_refuses_bad_settings_before_running(argv, message, capsys, monkey
 def test_bench_refuses_a_read_only_out_folder(tmp_path, capsys, monkeypatch):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    monkeypatch.setattr(bench, "run", lambda *a, **k: pytest.fail("ran despite an unwritable --out"))
+    monkeypatch.setattr(runner, "run_benchmark", lambda *a, **k: pytest.fail("ran despite an unwritable --out"))
     with pytest.raises(SystemExit) as e:
         main(["bench", "--out", str(locked / "b.json")])
     assert e.value.code == 2 and "--out" in capsys.readouterr().err
 
 
 def test_bench_refuses_a_folder_as_out_or_plot_before_running(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(bench, "run", lambda *a, **k: pytest.fail("ran despite an unwritable path"))
+    monkeypatch.setattr(runner, "run_benchmark", lambda *a, **k: pytest.fail("ran despite an unwritable path"))
     with pytest.raises(SystemExit) as e:
         main(["bench", "--out", str(tmp_path)])
     assert e.value.code == 2 and f"--out {tmp_path}: cannot write that file" in capsys.readouterr().err
@@ -278,7 +281,7 @@ def test_readme_reports_the_committed_results():
 
     block = re.search(r"<!-- bench:start -->\n(.*?)<!-- bench:end -->", (ROOT / "README.md").read_text(), re.S)
     assert block, "README.md lost its bench block"
-    want = bench.markdown_summary(bench.load(COMMITTED), rerun=bench.load(RERUN)[0])
+    want = report.markdown_summary(results.load_runs(COMMITTED), rerun=results.load_runs(RERUN)[0])
     assert block.group(1) == want, "README.md's benchmark table is stale: run make readme"
 
 
@@ -291,8 +294,8 @@ def test_bench_quick_writes_results_for_every_method(tmp_path, capsys):
     argv = ["bench", "--quick", "--device", "cpu", "--out", str(out), "--plot", str(tmp_path / "b.png")]
     assert main(argv) == 0
     printed = capsys.readouterr()
-    (run,) = bench.load(out)
-    assert list(run.workloads) == list(bench.WORKLOADS) and run.settings.quick
+    (run,) = results.load_runs(out)
+    assert list(run.workloads) == list(results.WORKLOADS) and run.settings.quick
     for rows in run.workloads.values():
         assert [r.method for r in rows] == list(METHODS)
         for r in rows:
@@ -302,7 +305,7 @@ def test_bench_quick_writes_results_for_every_method(tmp_path, capsys):
             assert r.peak_memory_mib is None or r.peak_memory_mib >= 0
     assert all(m in printed.out for m in METHODS) and "wrote" in printed.out
     assert "MISSED" not in printed.out and "met:" not in printed.out
-    assert printed.out.count("not meaningful (quick smoke run): ") == len(bench.targets(run))
+    assert printed.out.count("not meaningful (quick smoke run): ") == len(report.targets(run))
     assert "[bench cpu] block 2: 13 comparisons, 3 rounds (quick: in this process)" in printed.err
     assert (tmp_path / "b.png").stat().st_size > 0
     assert json.loads(out.read_text())[0]["settings"]["size"] == 64
@@ -342,16 +345,16 @@ NOT_REPRODUCED: set[str] = set()
 def test_the_committed_rerun_reaches_the_same_verdicts():
     """A second full run of the same command on the same machine (book/data/bench-rerun.json)
     reaches the verdicts of book/data/bench.json again."""
-    run, rerun = bench.load(COMMITTED)[0], bench.load(RERUN)[0]
+    run, rerun = results.load_runs(COMMITTED)[0], results.load_runs(RERUN)[0]
     assert rerun.settings == run.settings and rerun.machine == run.machine
-    rows = bench.agreement(run, rerun)
+    rows = report.agreement(run, rerun)
     assert {name for name, a, b in rows if a != b} == NOT_REPRODUCED
 
 
 def test_the_committed_round_ratios_give_the_block_ratios():
     """Each block's median from the rounds the file records, for both committed runs."""
     for path in (COMMITTED, RERUN):
-        run = bench.load(path)[0]
+        run = results.load_runs(path)[0]
         rows = [r for rows in run.workloads.values() for r in rows]
         pairs = [(r.block_ratios, r.round_ratios) for r in rows]
         pairs.append((run.scratch_vs_torchvision["block_ratios"], run.scratch_vs_torchvision["round_ratios"]))
@@ -363,16 +366,17 @@ def test_the_committed_round_ratios_give_the_block_ratios():
 def test_tables_mark_a_verdict_the_rerun_did_not_reach():
     a = _results(ALL_WITHIN)
     b = _results({**ALL_WITHIN, "layer2 only": {**ALL_WITHIN["layer2 only"], "fx": (1.05, "undecided")}})
-    assert "within (rerun: undecided)" in repr(bench.table(a, b)) and "rerun" not in repr(bench.table(a))
-    summary = bench.markdown_summary([a], rerun=b)
+    assert "within (rerun: undecided)" in repr(report.results_table(a, b))
+    assert "rerun" not in repr(report.results_table(a))
+    summary = report.markdown_summary([a], rerun=b)
     assert "| layer2 only | fx | 1.000 | 0.990-1.010 | within (rerun: undecided) | 10.0 |" in summary
     assert summary.rstrip().endswith("reached the same verdict in 12 of 13 comparisons")
 
 
 def test_compare_bench_exits_1_on_a_differing_verdict(tmp_path, capsys):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    a.write_text(bench.to_json([_results(ALL_WITHIN)]))
-    b.write_text(bench.to_json([_results(ALL_WITHIN, scratch=(1.1, "slower"))]))
+    a.write_text(results.to_json([_results(ALL_WITHIN)]))
+    b.write_text(results.to_json([_results(ALL_WITHIN, scratch=(1.1, "slower"))]))
     tool = runpy.run_path(str(ROOT / "tools" / "compare_bench.py"))  # its functions, without running main
     assert tool["main"]([str(a), str(a)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "13 of 13 verdicts agree"
@@ -394,9 +398,9 @@ def test_timer_timeit_of_one_call_makes_two_untimed_calls_before_it():
 
 def test_intervals_are_shown_rounded_outwards():
     """An upper end of 1.0302 is beyond 3 %: it shows as 1.031, never as a 1.030 that reads within."""
-    t = bench.Target("layer2 only", "fx", 1.022, (1.0141, 1.0302), 0.03, "undecided", True)
+    t = report.Target("layer2 only", "fx", 1.022, (1.0141, 1.0302), 0.03, "undecided", True)
     assert t.text == "layer2 only: fx within 3% of bare (1.022, 1.014-1.031)"
-    assert bench.Target(None, "from-scratch ResNet34", 1.0, (0.99, 1.01), 0.03, "within", True).text.endswith(
+    assert report.Target(None, "from-scratch ResNet34", 1.0, (0.99, 1.01), 0.03, "within", True).text.endswith(
         "(1.000, 0.990-1.010)")
 
 
@@ -404,11 +408,11 @@ def test_intervals_are_shown_rounded_outwards():
 def test_the_committed_third_run_differs_only_on_the_ratio_at_the_bound():
     """The third run (later, on a slower machine) reaches the first run's verdicts but
     one: fx with layer2 alone, whose ratio sits at the 3 % bound in every run (chapter 6 says so)."""
-    run, third = bench.load(COMMITTED)[0], bench.load(THIRD)[0]
+    run, third = results.load_runs(COMMITTED)[0], results.load_runs(THIRD)[0]
     assert third.settings == run.settings and third.machine == run.machine
-    assert {name for name, a, b in bench.agreement(run, third) if a != b} == {"layer2 only / fx"}
+    assert {name for name, a, b in report.agreement(run, third) if a != b} == {"layer2 only / fx"}
     intervals = []
-    for r in (run, third, bench.load(RERUN)[0]):
+    for r in (run, third, results.load_runs(RERUN)[0]):
         fx = r.result("fx", "layer2 only")
         assert abs(fx.ratio_median - 1.03) < 0.01 and fx.ratio_interval[0] < 1.03 < fx.ratio_interval[1] + 0.005
         intervals.append(fx.ratio_interval)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from backbones_tutorial.blocks import BasicBlock, Bottleneck, projection
+from backbones_tutorial.models.blocks import BasicBlock, Bottleneck, projection
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 import torchvision
 
-from backbones_tutorial.claims import CLAIMS, Stage
-from backbones_tutorial.measure_claims import ClaimMismatch, check_claim, claims_table, find_claim, measure
 from backbones_tutorial.registry import MODELS, build
+from backbones_tutorial.shapes.claims import CLAIMS, Stage
+from backbones_tutorial.shapes.measure import ClaimMismatch, check_claim, claims_table, find_claim, measure
 
 IDS = [f"{c.model}-{'x'.join(map(str, c.input_shape))}" for c in CLAIMS]
 # torchvision's own models against the record: the basic and the bottleneck designs. ResNet101 and

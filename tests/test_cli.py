@@ -53,7 +53,7 @@ def test_help_examples_parse():
 def test_shapes_help_lists_exactly_the_predictable_models():
     text, _ = run_cli("shapes", "--help")
     listed = " ".join(text.split()).split("ARCH one of: ")[1].split(" options:")[0]
-    from backbones_tutorial.predictable import SHAPES_CHOICES  # the predictable models, then the pyramids
+    from backbones_tutorial.registry import SHAPES_CHOICES  # the predictable models, then the pyramids
 
     assert [name.strip() for name in listed.split(",")] == list(SHAPES_CHOICES)
     assert list(SHAPES_CHOICES[: len(PREDICTABLE)]) == list(PREDICTABLE)
@@ -69,14 +69,14 @@ def test_importing_the_package_imports_no_torch():
 
 def test_every_public_name_imports_from_the_package_root():
     import backbones_tutorial
-    from backbones_tutorial import blocks, freeze, resnet
+    from backbones_tutorial import freeze, models, resnet
 
     for name in backbones_tutorial.__all__:
         assert getattr(backbones_tutorial, name) is not None
         assert name in dir(backbones_tutorial)
-    # resnet and freeze are both functions and modules: the root exports the functions, as before.
-    assert callable(resnet) and callable(freeze) and resnet.__module__ == "backbones_tutorial.resnet"
-    assert freeze.__module__ == "backbones_tutorial.freeze"
-    assert blocks.__name__ == "backbones_tutorial.blocks"  # a submodule that is not also a public name
+    # resnet and freeze are functions of the root's API; the modules that define them live in subpackages.
+    assert callable(resnet) and callable(freeze) and resnet.__module__ == "backbones_tutorial.models.resnet"
+    assert freeze.__module__ == "backbones_tutorial.extractors.freeze"
+    assert models.__name__ == "backbones_tutorial.models"  # a subpackage, imported on first use
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
         backbones_tutorial.no_such_name  # noqa: B018

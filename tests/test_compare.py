@@ -9,8 +9,8 @@ import torchvision
 from conftest import random_bn_statistics
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from backbones_tutorial import bench, compare
-from backbones_tutorial.methods import METHODS, STAGES
+from backbones_tutorial.bench import compare, report, results
+from backbones_tutorial.extractors.methods import METHODS, STAGES
 
 COMMITTED = pathlib.Path(__file__).resolve().parents[1] / "book" / "data" / "bench.json"
 WORKLOADS = {"all stages": list(STAGES), "layer2 only": ["layer2"]}
@@ -160,7 +160,7 @@ def test_the_nested_table_lists_each_answer():
 
 
 def test_the_comparison_table_reads_the_runs_records_and_the_matrix():
-    run = bench.load(COMMITTED)[0]
+    run = results.load_runs(COMMITTED)[0]
     lines = {"children": 8, "subclass": 11, "wrapper": 13, "fx": 2, "intermediate_layer_getter": 2, "hooks": 10}
     nested = {m: m in ("children", "fx", "hooks") for m in METHODS}
     table = compare.comparison_table(run, lines, nested)
@@ -179,7 +179,7 @@ def test_the_comparison_table_reads_the_runs_records_and_the_matrix():
 
 
 def test_ratio_range_is_the_lowest_and_highest_median():
-    run = bench.load(COMMITTED)[0]
+    run = results.load_runs(COMMITTED)[0]
     lo, hi = compare.ratio_range(run, ["children", "fx", "intermediate_layer_getter"], "layer2 only")
     ratios = [r.ratio_median for r in run.workloads["layer2 only"] if r.method in
               ("children", "fx", "intermediate_layer_getter")]
@@ -198,7 +198,7 @@ def test_the_compatibility_phrase_names_what_failed_and_what_passed():
 
 def _target(label, workload, met):
     ratio = 1.0 if met else 1.1
-    return bench.Target(workload, label, ratio, (ratio - 0.01, ratio + 0.01), 0.03,
+    return report.Target(workload, label, ratio, (ratio - 0.01, ratio + 0.01), 0.03,
                         "within" if met else "slower", True)
 
 
@@ -209,14 +209,14 @@ def test_the_missed_phrase_lists_the_missed_targets_with_verdict_and_interval():
     two = [_target("wrapper", "all stages", False), _target("from-scratch ResNet34", None, False)]
     assert compare.missed_phrase(two) == ("not met: wrapper (all stages), slower (1.090-1.110) and "
                                           "from-scratch ResNet34, slower (1.090-1.110)")
-    at_bound = bench.Target("layer2 only", "fx", 1.0296, (1.0211, 1.0381), 0.03, "undecided", True)
+    at_bound = report.Target("layer2 only", "fx", 1.0296, (1.0211, 1.0381), 0.03, "undecided", True)
     assert compare.missed_phrase([at_bound]) == "not met: fx (layer2 only), undecided (1.021-1.039)"
 
 
 def test_run_kind_tells_a_full_run_from_a_short_one():
-    assert compare.run_kind(bench.Settings(size=224, rounds=20)).startswith("a full run")
-    assert compare.run_kind(bench.Settings(size=64, rounds=20)).startswith("a short run")
-    assert compare.run_kind(bench.Settings(size=224, rounds=3)).startswith("a short run")
+    assert compare.run_kind(results.BenchSettings(size=224, rounds=20)).startswith("a full run")
+    assert compare.run_kind(results.BenchSettings(size=64, rounds=20)).startswith("a short run")
+    assert compare.run_kind(results.BenchSettings(size=224, rounds=3)).startswith("a short run")
 
 
 def _with(run, workload, method, **changes):
@@ -232,7 +232,7 @@ def test_rerun_facts_count_the_agreements_and_find_what_moved_most():
     slower): 12 of 13 agree, and the hooks moved most, by exactly 4 %."""
     import dataclasses
 
-    run = bench.load(COMMITTED)[0]
+    run = results.load_runs(COMMITTED)[0]
     hooks = run.result("hooks", "all stages")
     rerun = _with(run, "all stages", "hooks", ratio_median=hooks.ratio_median * 1.04, verdict="slower")
     rerun = dataclasses.replace(rerun, bare_ms={**run.bare_ms, "all stages": 200.0})
@@ -252,7 +252,7 @@ def test_rerun_facts_count_the_agreements_and_find_what_moved_most():
 def test_block_facts_find_the_widest_spread_between_blocks_of_a_ratio_near_1():
     import dataclasses
 
-    run = bench.load(COMMITTED)[0]
+    run = results.load_runs(COMMITTED)[0]
     n = len(run.result("fx", "layer2 only").block_ratios)
     wide = _with(run, "layer2 only", "fx", block_ratios=[1.0] * (n - 1) + [1.2])  # 20 % apart
     slow = _with(wide, "layer2 only", "hooks", block_ratios=[2.0] * (n - 1) + [3.0])  # far from 1: not counted
@@ -274,7 +274,7 @@ def test_single_block_facts_count_the_block_intervals_that_miss_the_runs_ratio()
         scratch = {**run.scratch_vs_torchvision, "ratio_median": ratio, "round_ratios": rounds}
         return dataclasses.replace(run, workloads=workloads, scratch_vs_torchvision=scratch)
 
-    run = bench.load(COMMITTED)[0]
+    run = results.load_runs(COMMITTED)[0]
     apart = every_row(run, 1.05, [[1.0, 1.0, 1.0], [1.1, 1.1, 1.1]])  # each block certain, and each wrong
     assert compare.single_block_facts(apart) == {"one_block_half": 0.0, "block_intervals": 26, "block_missed": 26}
     spread = every_row(run, 1.0, [[0.9, 1.0, 1.1], [1.1, 1.0, 0.9]])

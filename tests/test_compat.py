@@ -12,8 +12,8 @@ from conftest import random_bn_statistics
 from torchvision.models.feature_extraction import create_feature_extractor
 from torchvision.models.resnet import Bottleneck, ResNet
 
-from backbones_tutorial import bench, compat
-from backbones_tutorial.methods import METHODS, HookExtractor
+from backbones_tutorial.bench import compat, results
+from backbones_tutorial.extractors.methods import METHODS, HookExtractor
 
 COMMITTED = pathlib.Path(__file__).resolve().parents[1] / "book" / "data" / "bench.json"
 # The cells that fail, each with its minimal reproduction below; every other cell works.
@@ -56,7 +56,7 @@ def test_each_compile_and_onnx_cell_on_a_small_resnet(small, x, method, tool):
 
 def test_the_committed_resnet50_matrix_gives_the_same_answers(small):
     """The matrix committed by the benchmark, on ResNet50, agrees with the small instance's."""
-    record = bench.load(COMMITTED)[0].compatibility
+    record = results.load_runs(COMMITTED)[0].compatibility
     cells = compat.load_cells(record)
     assert record["model"] == "resnet50" and record["input"][2] % 2 == 1
     assert [(c.method, c.tool) for c in cells] == [(m, t) for m in METHODS for t in compat.TOOLS]

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from backbones_tutorial.__main__ import main
-from backbones_tutorial.backbones import backbone, build_on_meta, meta_call
-from backbones_tutorial.contract import Padding, contract, level_sizes, pad_to_multiple
+from backbones_tutorial.pyramids.backbone import backbone, build_on_meta
+from backbones_tutorial.pyramids.contract import Padding, contract, level_sizes, pad_to_multiple
+from backbones_tutorial.pyramids.probe import meta_call
 
 # By hand at 225 x 300. ResNet, EfficientNet: padded stride-2 convs round up at every step.
 # VGG: 2x2 pools floor. ConvNeXt: the 4x4/4 stem and the 2x2/2 downsamples floor. Swin: the 4x4/4

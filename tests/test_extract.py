@@ -6,7 +6,7 @@ import torch
 import torchvision
 from torch import nn
 
-from backbones_tutorial.extract import child_table, truncate
+from backbones_tutorial.extractors.cut import child_table, truncate
 
 
 @pytest.fixture(scope="module")

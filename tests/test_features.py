@@ -8,12 +8,12 @@ import torch
 import torchvision
 from torch import nn
 
-from backbones_tutorial.extract import truncate, up_to
-from backbones_tutorial.features import FeatureInfo, Levels, level_size
-from backbones_tutorial.pyramid import ResNetBackbone, resnet_features
+from backbones_tutorial.extractors.cut import truncate, up_to
+from backbones_tutorial.models.resnet import STAGES, resnet_feature_info
+from backbones_tutorial.models.resnet import resnet as build_resnet
+from backbones_tutorial.pyramids.levels import FeatureInfo, Levels, level_size
+from backbones_tutorial.pyramids.resnet import ResNetBackbone, resnet_features
 from backbones_tutorial.registry import MODELS, PREDICTABLE
-from backbones_tutorial.resnet import LEVELS, STAGES, resnet_feature_info
-from backbones_tutorial.resnet import resnet as build_resnet
 
 DEPTHS = [18, 34, 50, 101, 152]
 # He et al. (2015), Table 1: output channels of conv2_x .. conv5_x; 64 after the stem.
@@ -33,7 +33,7 @@ def test_resnet_feature_info_of_the_package_resnet_reports_the_paper_channels(de
         model = build_resnet(depth)
     for info in (model.feature_info, resnet_feature_info(model), ResNetBackbone(model).feature_info):
         assert [(f.channels, f.reduction) for f in info] == paper(depth)
-        assert info.names == list(LEVELS)
+        assert info.names == ["stem", *STAGES]
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
@@ -97,7 +97,6 @@ def test_level_size_rounds_up_for_resnet_and_down_for_vgg_at_odd_sizes():
         (dict(name="c2", channels=0, reduction=4), "channels must be a positive int, got 0"),
         (dict(name="c2", channels=64, reduction=-4), "reduction must be a positive int, got -4"),
         (dict(name="c2", channels=True, reduction=4), "channels must be a positive int, got True"),
-        (dict(name="c2", channels=64, reduction=4, layout="NHWC"), "unknown layout 'NHWC'; valid choices: 'NCHW'"),
         (dict(name="c2", channels=64, reduction=4, rounding="up"), "unknown rounding 'up'"),
     ],
 )
@@ -166,11 +165,10 @@ def test_up_to_names_the_children_up_to_a_stage(shared_torchvision, shared_model
 
 
 def test_the_registry_builds_every_claimed_model_and_predicts_the_classifiers():
-    from backbones_tutorial.claims import CLAIMS
+    from backbones_tutorial.shapes.claims import CLAIMS
 
     assert {c.model for c in CLAIMS} <= set(MODELS)
     assert set(PREDICTABLE) == {f"resnet{d}" for d in DEPTHS} | {"vgg16"}
-    assert all(MODELS[name].kind in ("block", "classifier", "extractor", "segmenter") for name in MODELS)
 
 
 def test_levels_sizes_chain_mixed_roundings_as_swin_computes_them():
@@ -180,7 +178,10 @@ def test_levels_sizes_chain_mixed_roundings_as_swin_computes_them():
                      FeatureInfo("s3", 384, 16, "ceil"), FeatureInfo("s4", 768, 32, "ceil")])
     assert levels.sizes(225, 231) == [(56, 57), (28, 29), (14, 15), (7, 8)]
     assert levels.shapes(225, 231)[1] == (192, 28, 29)
-    assert levels[1].size(225, 231) == (29, 29)  # one step from the input: not Swin's side at 225
+    assert levels[1:].sizes(225, 231) == [(28, 29), (14, 15), (7, 8)]  # a slice keeps the chain it came from
+    assert levels.select(["s2", "s4"]).sizes(225, 231) == [(28, 29), (7, 8)]
+    assert Levels(levels[1:]).sizes(225, 231)[0] == (28, 29)  # a copy of a slice too
+    assert Levels(list(levels[1:])).sizes(225, 231)[0] == (29, 29)  # a new pyramid at /8: ceil(n/8)
 
 
 @pytest.mark.parametrize("rounding", ["ceil", "floor"])
@@ -189,7 +190,9 @@ def test_levels_sizes_equal_one_rounding_from_the_input_when_every_step_rounds_a
     levels = Levels(FeatureInfo(f"l{r}", 8, r, rounding) for r in (2, 4, 8, 16, 32))
     one = [-(-side // r) if rounding == "ceil" else side // r for r in (2, 4, 8, 16, 32)]  # by hand
     expected = [(n, n) for n in one]
-    assert levels.sizes(side, side) == expected == [f.size(side, side) for f in levels]
+    assert levels.sizes(side, side) == expected
+    for k in range(len(levels)):  # every slice gives its levels' sizes, as the whole pyramid does
+        assert levels[k:].sizes(side, side) == expected[k:]
 
 
 def test_levels_sizes_refuse_a_reduction_that_does_not_divide_the_next():

@@ -3,7 +3,7 @@ import torch
 import torchvision
 from torchvision.ops import FrozenBatchNorm2d
 
-from backbones_tutorial.freeze import freeze, trainable_report
+from backbones_tutorial.extractors.freeze import freeze, trainable_report
 
 FROZEN = ["conv1", "bn1", "layer1", "layer2"]
 
@@ -93,7 +93,7 @@ def test_eval_mode_hook_is_registered_once():
 
 @pytest.mark.parametrize("mode", ["frozen", "eval"])
 def test_unfreeze_restores_training_of_parameters_and_batchnorm(mode):
-    from backbones_tutorial.freeze import unfreeze
+    from backbones_tutorial.extractors.freeze import unfreeze
 
     torch.manual_seed(0)
     model = torchvision.models.resnet18(weights=None).eval()
@@ -118,7 +118,7 @@ def test_unfreeze_restores_training_of_parameters_and_batchnorm(mode):
 
 def test_up_to_is_the_way_to_say_everything_up_to_layer2():
     """up_to adds relu and maxpool, which own no parameters: the same parameters are frozen."""
-    from backbones_tutorial.extract import up_to
+    from backbones_tutorial.extractors.cut import up_to
 
     by_list, by_up_to = torchvision.models.resnet18(weights=None), torchvision.models.resnet18(weights=None)
     a, b = freeze(by_list, FROZEN), freeze(by_up_to, up_to(by_up_to, "layer2"))

@@ -6,8 +6,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models.resnet import Bottleneck, ResNet
 
-from backbones_tutorial.freeze import count_params
-from backbones_tutorial.methods import (
+from backbones_tutorial.extractors.methods import (
     ALWAYS,
     METHOD_TABLE,
     METHODS,
@@ -19,6 +18,7 @@ from backbones_tutorial.methods import (
     method_record,
     runs_only_needed_layers,
 )
+from backbones_tutorial.params import count_params
 
 WORKLOADS = [list(STAGES), ["layer2"], ["layer1", "layer3"]]
 STOP_WORKLOADS = [*WORKLOADS, ["layer4"]]  # layer4 alone: the subclass and the wrapper stop there too

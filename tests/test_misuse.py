@@ -20,23 +20,23 @@ import torchvision
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
-from backbones_tutorial import synthetic
 from backbones_tutorial.__main__ import main
-from backbones_tutorial.backbones import backbone
-from backbones_tutorial.blocks import BasicBlock, Bottleneck, conv1x1, conv3x3, projection
-from backbones_tutorial.contract import Padding, contract, pad_to_multiple
 from backbones_tutorial.data import denormalise, sample_image
 from backbones_tutorial.display import Table, fmt_int, fmt_shape, prose, show_source
-from backbones_tutorial.extract import child_table, truncate, up_to
-from backbones_tutorial.fpn import FPN, PyramidFPN, ResNetFPN, resnet50_fpn
-from backbones_tutorial.freeze import freeze, unfreeze
-from backbones_tutorial.measure_claims import check_claim, claims_table, find_claim, measure
-from backbones_tutorial.predict import SizeTooSmall, checked_prediction, minimum_size, predict_shapes
-from backbones_tutorial.pyramid import ResNetBackbone, resnet_features
-from backbones_tutorial.resnet import ResNet, resnet, resnet18, resnet_feature_info
-from backbones_tutorial.segment import Settings
-from backbones_tutorial.unet import UNet, UNetDecoder
-from backbones_tutorial.zoo import VGG16Blocks, maxpool_indices
+from backbones_tutorial.extractors.cut import child_table, truncate, up_to
+from backbones_tutorial.extractors.freeze import freeze, unfreeze
+from backbones_tutorial.extractors.zoo import VGG16Blocks, maxpool_indices
+from backbones_tutorial.models.blocks import BasicBlock, Bottleneck, conv1x1, conv3x3, projection
+from backbones_tutorial.models.resnet import ResNet, resnet, resnet18, resnet_feature_info
+from backbones_tutorial.pyramids.backbone import backbone
+from backbones_tutorial.pyramids.contract import Padding, contract, pad_to_multiple
+from backbones_tutorial.pyramids.fpn import FPN, PyramidFPN, ResNetFPN, resnet50_fpn
+from backbones_tutorial.pyramids.resnet import ResNetBackbone, resnet_features
+from backbones_tutorial.segmentation import synthetic
+from backbones_tutorial.segmentation.training import TrainSettings
+from backbones_tutorial.segmentation.unet import UNet, UNetDecoder
+from backbones_tutorial.shapes.measure import check_claim, claims_table, find_claim, measure
+from backbones_tutorial.shapes.predict import SizeTooSmall, checked_prediction, minimum_size, predict_shapes
 
 
 def on_meta(factory, *args, **kwargs) -> nn.Module:
@@ -394,14 +394,14 @@ for label, call, error, words in (
     ("unet-classes", lambda: UNetDecoder(pyramid("resnet18").feature_info, 0), ValueError,
      ("num_classes must be a positive int", "got 0")),
     ("unet-backbone", lambda: UNet(nn.Linear(2, 2), 5), (TypeError, ValueError), ("feature_info",)),
-    ("settings-freeze", lambda: Settings(freeze="frozen"), ValueError,
+    ("settings-freeze", lambda: TrainSettings(freeze="frozen"), ValueError,
      ("'frozen'", "valid choices", "'frozen-bn'")),
-    ("settings-backbone", lambda: Settings(backbone="vgg11"), ValueError, ("'vgg11'", "valid choices")),
-    ("settings-seed", lambda: Settings(seed=-1), ValueError, ("seed", ">= 0", "-1")),
-    ("settings-seconds", lambda: Settings(seconds=0), ValueError, ("seconds", ">= 0.1", "got 0")),
-    ("settings-batch", lambda: Settings(batch_size=1), ValueError, ("batch_size", ">= 2", "got 1")),
-    ("settings-size", lambda: Settings(size=(31, 64)), ValueError, ("each an int >= 32", "(31, 64)")),
-    ("settings-pretrained", lambda: Settings(pretrained="/nonexistent/r18.pt"), ValueError,
+    ("settings-backbone", lambda: TrainSettings(backbone="vgg11"), ValueError, ("'vgg11'", "valid choices")),
+    ("settings-seed", lambda: TrainSettings(seed=-1), ValueError, ("seed", ">= 0", "-1")),
+    ("settings-seconds", lambda: TrainSettings(seconds=0), ValueError, ("seconds", ">= 0.1", "got 0")),
+    ("settings-batch", lambda: TrainSettings(batch_size=1), ValueError, ("batch_size", ">= 2", "got 1")),
+    ("settings-size", lambda: TrainSettings(size=(31, 64)), ValueError, ("each an int >= 32", "(31, 64)")),
+    ("settings-pretrained", lambda: TrainSettings(pretrained="/nonexistent/r18.pt"), ValueError,
      ("'/nonexistent/r18.pt'", "is not a file", "pretrain --out")),
     ("synthetic-stream", lambda: synthetic.rng_for("test", 0), ValueError, ("'test'", "valid choices")),
     ("synthetic-seed", lambda: synthetic.rng_for("train", -3), ValueError, ("non-negative int", "-3")),

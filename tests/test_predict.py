@@ -5,8 +5,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backbones_tutorial.__main__ import main
-from backbones_tutorial.measure_claims import measure
-from backbones_tutorial.predict import SizeTooSmall, checked_prediction, minimum_size, predict_shapes
+from backbones_tutorial.shapes.measure import measure
+from backbones_tutorial.shapes.predict import SizeTooSmall, checked_prediction, minimum_size, predict_shapes
 
 
 def assert_prediction_matches_measurement(model, arch, h, w):

@@ -6,8 +6,8 @@ import torchvision
 from conftest import uninitialised
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from backbones_tutorial.fpn import FPN, NaiveFPN, ResNetFPN
-from backbones_tutorial.pyramid import ResNetBackbone, ResNetFeatures, resnet_features
+from backbones_tutorial.pyramids.fpn import FPN, NaiveFPN, ResNetFPN
+from backbones_tutorial.pyramids.resnet import ResNetBackbone, ResNetFeatures, resnet_features
 from backbones_tutorial.registry import MODELS
 
 DEPTHS = [18, 34, 50, 101, 152]
@@ -45,9 +45,9 @@ def test_feature_info_matches_real_outputs(shared_model, name, size):
         out = model(torch.randn(1, 3, *size))
     outs = out if isinstance(out, list) else [out]
     assert len(outs) == len(model.feature_info)
-    for t, info in zip(outs, model.feature_info, strict=True):
+    for t, info, hw in zip(outs, model.feature_info, model.feature_info.sizes(*size), strict=True):
         assert t.shape[1] == info.channels
-        assert t.shape[-2:] == info.size(*size)  # the one size rule: ceil for ResNet, floor for VGG
+        assert t.shape[-2:] == hw  # the one size rule: ceil for ResNet, floor for VGG
 
 
 def test_resnet_feature_info_declares_the_expected_channels_and_strides():
@@ -63,13 +63,14 @@ def test_resnet_feature_info_declares_the_expected_channels_and_strides():
 @pytest.mark.parametrize("factory", ["wide_resnet50_2", "resnext50_32x4d"])
 def test_resnet_feature_info_reads_the_wide_and_resnext_variants_as_their_outputs_are(factory):
     # Chapter 4 says the projection-based reading works for these too: compare with a real forward pass.
-    from backbones_tutorial.resnet import resnet_feature_info
+    from backbones_tutorial.models.resnet import resnet_feature_info
 
     with torch.device("meta"):  # shapes only: no memory, no initialisation
         model = getattr(torchvision.models, factory)(weights=None).eval()
         extractor = create_feature_extractor(model, return_nodes=RETURN_NODES)
         outs = extractor(torch.zeros(1, 3, 65, 65))
-    assert [(f.name, f.channels, tuple(f.size(65, 65))) for f in resnet_feature_info(model)] == [
+    info = resnet_feature_info(model)
+    assert [(f.name, f.channels, hw) for f, hw in zip(info, info.sizes(65, 65), strict=True)] == [
         (name, t.shape[1], tuple(t.shape[-2:])) for name, t in outs.items()]
 
 

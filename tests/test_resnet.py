@@ -5,9 +5,8 @@ import torch
 import torchvision
 from conftest import uninitialised
 
-from backbones_tutorial import resnet
-from backbones_tutorial.blocks import BasicBlock
-from backbones_tutorial.resnet import RESNETS, ResNet
+from backbones_tutorial.models.blocks import BasicBlock
+from backbones_tutorial.models.resnet import RESNETS, ResNet, resnet
 
 DEPTHS = sorted(RESNETS)
 

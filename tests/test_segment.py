@@ -10,10 +10,11 @@ import torch
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
-from backbones_tutorial import segment
 from backbones_tutorial.__main__ import main
+from backbones_tutorial.segmentation import synthetic
+from backbones_tutorial.segmentation import training as segment
 
-TINY = segment.Settings(size=(33, 37), batch_size=2, max_steps=2, seconds=600, valid_images=2, lr=0.05)
+TINY = segment.TrainSettings(size=(33, 37), batch_size=2, max_steps=2, seconds=600, valid_images=2, lr=0.05)
 
 
 def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -159,7 +160,7 @@ def test_the_command_defaults_are_the_settings_defaults():
     from backbones_tutorial.__main__ import parser
 
     args = parser().parse_args(["segment"])
-    defaults = segment.Settings()
+    defaults = segment.TrainSettings()
     assert (args.seconds, args.max_steps, args.batch_size, args.backbone, args.freeze, args.seed, args.loss) == (
         defaults.seconds, defaults.max_steps, defaults.batch_size, defaults.backbone, defaults.freeze, defaults.seed,
         defaults.loss)
@@ -197,7 +198,7 @@ def as_json(obj):
 def test_with_the_default_loss_every_seed_learns_every_class_within_the_default_budget():
     """The record of tools/compare_losses.py: the defaults, seeds 0-4, each class IoU >= 0.2, mIoU >= 0.6."""
     record = json.loads((DATA / "losses.json").read_text())
-    defaults = as_json(dataclasses.asdict(segment.Settings()))
+    defaults = as_json(dataclasses.asdict(segment.TrainSettings()))
     assert record["settings"] == defaults, "the record was trained with other settings: re-run the tool"
     runs = [r for r in record["runs"] if r["loss"] == defaults["loss"]]
     assert sorted(r["seed"] for r in runs) == [0, 1, 2, 3, 4]
@@ -205,7 +206,7 @@ def test_with_the_default_loss_every_seed_learns_every_class_within_the_default_
         assert r["steps"] == defaults["max_steps"], "the step cap, not the wall clock, ended the run"
         assert r["train_seconds"] <= 120
         assert min(r["iou"].values()) >= 0.2 and r["miou"] >= 0.6, (r["seed"], r["iou"])
-        assert set(r["iou"]) == set(segment.synthetic.CLASSES[1:])
+        assert set(r["iou"]) == set(synthetic.CLASSES[1:])
 
 
 def test_the_loss_record_shows_the_failure_the_default_loss_fixes():
@@ -219,7 +220,7 @@ def test_the_loss_record_shows_the_failure_the_default_loss_fixes():
 
 
 def test_run_loss_and_merge_replace_one_losss_runs_and_refuse_other_settings():
-    from backbones_tutorial import freezing
+    from backbones_tutorial.segmentation import freeze_study as freezing
 
     a = freezing.run_loss(dataclasses.replace(TINY, max_steps=1), "ce+dice", [0])
     b = freezing.run_loss(dataclasses.replace(TINY, max_steps=1), "weighted-ce+dice", [0, 1])

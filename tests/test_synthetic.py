@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from backbones_tutorial import synthetic
+from backbones_tutorial.segmentation import synthetic
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from backbones_tutorial.features import FeatureInfo, Levels
-from backbones_tutorial.pyramid import resnet_features
-from backbones_tutorial.unet import UNet, UNetDecoder
+from backbones_tutorial.pyramids.levels import FeatureInfo, Levels
+from backbones_tutorial.pyramids.resnet import resnet_features
+from backbones_tutorial.segmentation.unet import UNet, UNetDecoder
 
 
 class OddPyramid(nn.Module):

@@ -8,7 +8,7 @@ import pytest
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
-from backbones_tutorial.bench import MethodResult, Results, Settings
+from backbones_tutorial.bench.results import BenchSettings, MethodResult, Results
 from backbones_tutorial.viz import plot_bench, plot_blocks
 
 
@@ -20,7 +20,7 @@ def row(method: str, median: float, iqr: tuple[float, float]) -> MethodResult:
 def run(device: str, scale: float) -> Results:
     """A run by hand: two workloads, two methods; ``scale`` makes each device's numbers differ."""
     return Results(
-        settings=Settings(device=device),
+        settings=BenchSettings(device=device),
         machine={},
         workloads={
             "all stages": [row("hooks", 1.5 * scale, (1.25 * scale, 2.0 * scale)), row("fx", 1.0, (0.75, 1.25))],
@@ -68,7 +68,7 @@ def test_plot_bench_of_one_run_needs_no_legend_and_leaves_pyplot_alone():
 
 
 def test_plot_bench_rejects_no_runs_saying_where_runs_come_from():
-    with pytest.raises(ValueError, match=r"at least one run \(bench.load\(path\)\), got \[\]"):
+    with pytest.raises(ValueError, match=r"at least one run \(bench.load_runs\(path\)\), got \[\]"):
         plot_bench([])
 
 
@@ -78,7 +78,7 @@ def blocks_run() -> Results:
     near2 = MethodResult("children", 0.98, (0.95, 1.01), "undecided", 60, False, 10.0, 1, None, [0.97, 0.99, 0.98])
     far = MethodResult("hooks", 2.2, (2.1, 2.3), "slower", 60, True, 10.0, 1, None, [2.1, 2.2, 2.3])
     scratch = {"ratio_median": 1.0, "ratio_interval": [0.995, 1.005], "block_ratios": [0.999, 1.001, 1.0]}
-    return Results(settings=Settings(), machine={}, workloads={"layer2 only": [near, near2, far]},
+    return Results(settings=BenchSettings(), machine={}, workloads={"layer2 only": [near, near2, far]},
                    scratch_vs_torchvision=scratch)
 
 

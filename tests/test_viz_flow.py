@@ -8,7 +8,7 @@ import torch
 import torchvision
 from matplotlib.figure import Figure
 
-from backbones_tutorial.measure_claims import find_claim
+from backbones_tutorial.shapes.measure import find_claim
 from backbones_tutorial.viz import FLOW_STAGES, plot_stage_flow
 
 

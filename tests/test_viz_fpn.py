@@ -8,10 +8,10 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from backbones_tutorial.features import FeatureInfo, Levels
-from backbones_tutorial.pyramid import resnet_features
+from backbones_tutorial.extractors.zoo import vgg16_blocks
+from backbones_tutorial.pyramids.levels import FeatureInfo, Levels
+from backbones_tutorial.pyramids.resnet import resnet_features
 from backbones_tutorial.viz import draw_fpn
-from backbones_tutorial.zoo import vgg16_blocks
 
 # C2..C5 of each network, written from the ResNet paper's Table 1 (not read from the package),
 # and the side of each level for a square input: every stride-2 layer rounds an odd side up.

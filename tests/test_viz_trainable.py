@@ -7,7 +7,7 @@ import pytest
 from matplotlib.figure import Figure
 from torch import nn
 
-from backbones_tutorial.freeze import FreezeReport, freeze, trainable_report
+from backbones_tutorial.extractors.freeze import FreezeReport, freeze, trainable_report
 from backbones_tutorial.viz import plot_trainable
 
 

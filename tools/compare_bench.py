@@ -5,15 +5,15 @@ first run of each file (the CPU run, when the command measured one)."""
 
 import sys
 
-from backbones_tutorial import bench
-from backbones_tutorial.bench_report import agreement
+from backbones_tutorial.bench import results
+from backbones_tutorial.bench.report import agreement
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__.splitlines()[0], file=sys.stderr)
         return 2
-    a, b = (bench.load(path)[0] for path in argv)
+    a, b = (results.load_runs(path)[0] for path in argv)
     rows = agreement(a, b)
     width = max(len(name) for name, _, _ in rows)
     for name, va, vb in rows:

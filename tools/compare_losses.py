@@ -5,7 +5,7 @@
 
 Each call replaces that loss's runs in ``book/data/losses.json`` (the other losses' runs stay, and
 must have been trained with the same settings), so the two losses can run as two processes. The
-settings are ``segment.Settings()``'s defaults (the ``segment`` command's), one torch thread.
+settings are ``segment.TrainSettings()``'s defaults (the ``segment`` command's), one torch thread.
 """
 
 import argparse
@@ -15,7 +15,8 @@ import sys
 
 import torch
 
-from backbones_tutorial import freezing, segment
+from backbones_tutorial.segmentation import freeze_study as freezing
+from backbones_tutorial.segmentation import training as segment
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     cli.add_argument("--out", default=str(ROOT / "book" / "data" / "losses.json"))
     args = cli.parse_args(argv)
     torch.set_num_threads(1)
-    record = freezing.run_loss(segment.Settings(), args.loss, args.seeds,
+    record = freezing.run_loss(segment.TrainSettings(), args.loss, args.seeds,
                                progress=lambda line: print(line, file=sys.stderr, flush=True))
     out = pathlib.Path(args.out)
     old = json.loads(out.read_text()) if out.exists() else None  # read late: another loss may have finished

@@ -3,7 +3,7 @@
 import pathlib
 import re
 
-from backbones_tutorial import bench
+from backbones_tutorial.bench import report, results
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -12,7 +12,8 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 def main() -> None:
     readme = ROOT / "README.md"
     data = ROOT / "book" / "data"
-    summary = bench.markdown_summary(bench.load(data / "bench.json"), rerun=bench.load(data / "bench-rerun.json")[0])
+    rerun = results.load_runs(data / "bench-rerun.json")[0]
+    summary = report.markdown_summary(results.load_runs(data / "bench.json"), rerun=rerun)
     block = f"{START}\n{summary}{END}"
     text, n = re.subn(re.escape(START) + ".*?" + re.escape(END), lambda _: block, readme.read_text(), flags=re.S)
     if n != 1:

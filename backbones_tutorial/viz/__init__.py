@@ -20,13 +20,13 @@ test can inspect it; none of them calls ``plt.show()``.
 
 from __future__ import annotations
 
-from .bench_plot import plot_bench, plot_blocks
-from .feature_grid import feature_grid
-from .fpn_diagram import draw_fpn
-from .residual_block import draw_residual_block
-from .segmentation import plot_freezing, plot_history, plot_samples
-from .stage_flow import FLOW_STAGES, plot_stage_flow
-from .trainable import plot_trainable
+from backbones_tutorial.viz.bench_plot import plot_bench, plot_blocks
+from backbones_tutorial.viz.feature_grid import feature_grid
+from backbones_tutorial.viz.fpn_diagram import draw_fpn
+from backbones_tutorial.viz.residual_block import draw_residual_block
+from backbones_tutorial.viz.segmentation import plot_freezing, plot_history, plot_samples
+from backbones_tutorial.viz.stage_flow import FLOW_STAGES, plot_stage_flow
+from backbones_tutorial.viz.trainable import plot_trainable
 
 __all__ = ["FLOW_STAGES", "draw_fpn", "draw_residual_block", "feature_grid", "plot_bench", "plot_blocks",
            "plot_stage_flow", "plot_trainable", "plot_freezing", "plot_history", "plot_samples"]

@@ -10,6 +10,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyBboxPatch
 
+__all__ = ["COLORS", "FONTSIZE", "add_node", "arrow", "box", "canvas", "junction"]
+
 # One colour per kind of thing drawn, in every figure of the package.
 COLORS = {
     "conv": "#cfe2f3",  # blue: convolutions

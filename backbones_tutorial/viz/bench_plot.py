@@ -8,17 +8,19 @@ from typing import TYPE_CHECKING
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:  # bench imports torchvision and the methods; the figure only reads its records
-    from ..bench import Results
+    from backbones_tutorial.bench.results import Results
+
+__all__ = ["plot_bench", "plot_blocks"]
 
 
 def plot_bench(runs: Sequence[Results]) -> Figure:
     """Time of each extraction method relative to the bare forward (the mean of the blocks'
     median ratios), one panel per workload, with its 95 % t interval as the error bar.
 
-    ``runs`` is what ``bench.load(path)`` returns: one bar per run (device) and method.
+    ``runs`` is what ``bench.load_runs(path)`` returns: one bar per run (device) and method.
     """
     if not runs:
-        raise ValueError(f"plot_bench needs at least one run (bench.load(path)), got {runs!r}")
+        raise ValueError(f"plot_bench needs at least one run (bench.load_runs(path)), got {runs!r}")
     workloads = list(runs[0].workloads)
     fig = Figure(figsize=(4.2 * len(workloads), 0.45 * len(runs[0].workloads[workloads[0]]) * len(runs) + 1.6))
     axes = fig.subplots(1, len(workloads), sharey=True, squeeze=False)[0]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from matplotlib.figure import Figure
 
+__all__ = ["feature_grid"]
+
 
 def feature_grid(features: torch.Tensor, n: int = 64, ncols: int = 8, title: str | None = None) -> Figure:
     """The first ``n`` channels of one feature map (1, C, H, W), one small image per channel.

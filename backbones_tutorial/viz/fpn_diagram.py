@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
-from ..features import FeatureInfo, Levels
-from ._drawing import COLORS, add_node, arrow, box, canvas, junction
+from backbones_tutorial.pyramids.levels import FeatureInfo, Levels
+from backbones_tutorial.viz._drawing import COLORS, add_node, arrow, box, canvas, junction
+
+__all__ = ["draw_fpn"]
 
 
 def _check_fpn_args(feature_info: object, out_channels: object, size: object) -> tuple[Levels, list[int]]:
@@ -45,8 +47,8 @@ def draw_fpn(
 
     ``feature_info`` lists the levels the FPN reads, fine to coarse (for a ResNet, ``C2..C5`` =
     ``feature_info[1:]``, without the stem); level ``Ck`` has reduction ``2**k``. For an input of
-    ``size`` = (H, W) each level's side is ``FeatureInfo.size(H, W)``: rounded up for ResNet's
-    padded stride-2 layers, down for VGG's pools (``features.level_size``). The drawing shows the
+    ``size`` = (H, W) each level's side is the pyramid's size rule, ``feature_info.sizes(H, W)``
+    (a slice keeps the whole chain it came from, so Swin's mixed roundings are exact). The drawing shows the
     bottom-up levels, the 1x1 laterals, the top-down path (each arrow upsamples to the exact size
     of the level below), the adds, and the 3x3 outputs ``P2..P5`` with ``out_channels`` each.
     Like the other figures here it is not registered with pyplot: make it a cell's last value,
@@ -54,7 +56,7 @@ def draw_fpn(
     """
     levels, indices = _check_fpn_args(feature_info, out_channels, size)
     height, width = size
-    hw = ["{} x {}".format(*f.size(height, width)) for f in levels]
+    hw = ["{} x {}".format(*hw) for hw in levels.sizes(height, width)]
     n = len(levels)
 
     step, box_h, radius = 1.7, 0.82, 0.24

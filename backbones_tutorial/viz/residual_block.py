@@ -9,9 +9,11 @@ import torch.fx
 from matplotlib.figure import Figure
 from torch import nn
 
-from ..checks import check_choice
-from ..registry import MODELS
-from ._drawing import COLORS, add_node, arrow, box, canvas, junction
+from backbones_tutorial.checks import check_choice
+from backbones_tutorial.registry import MODELS
+from backbones_tutorial.viz._drawing import COLORS, add_node, arrow, box, canvas, junction
+
+__all__ = ["draw_residual_block"]
 
 # The block each (kind, projection) pair draws, from the one registry: the chapter's claimed
 # blocks, and for the identity Bottleneck the second block of ResNet50's layer1 (256 in and out).

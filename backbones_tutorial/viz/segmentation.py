@@ -9,7 +9,9 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from ..synthetic import CLASSES, PALETTE
+from backbones_tutorial.segmentation.synthetic import CLASSES, PALETTE
+
+__all__ = ["MASK_COLORS", "plot_freezing", "plot_history", "plot_samples"]
 
 MASK_COLORS = ListedColormap([(0.12, 0.12, 0.12), *PALETTE[1:]])  # background dark, each class its colour
 

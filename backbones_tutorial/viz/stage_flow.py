@@ -6,10 +6,12 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from ..checks import check_choice
-from ..claims import CLAIMS
-from ..measure_claims import check_claim, find_claim
-from ..resnet import STAGES
+from backbones_tutorial.checks import check_choice
+from backbones_tutorial.models.resnet import STAGES
+from backbones_tutorial.shapes.claims import CLAIMS
+from backbones_tutorial.shapes.measure import check_claim, find_claim
+
+__all__ = ["FLOW_STAGES", "plot_stage_flow"]
 
 FLOW_STAGES: tuple[str, ...] = ("conv1", "maxpool", *STAGES)  # the stem's two subsampling layers, then the stages
 

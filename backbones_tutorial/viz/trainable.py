@@ -5,8 +5,10 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from ..freeze import FreezeReport
-from ._drawing import COLORS
+from backbones_tutorial.extractors.freeze import FreezeReport
+from backbones_tutorial.viz._drawing import COLORS
+
+__all__ = ["plot_trainable"]
 
 
 def plot_trainable(reports: dict[str, FreezeReport]) -> Figure:

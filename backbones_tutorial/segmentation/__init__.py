@@ -1,0 +1,7 @@
+"""The backbone at work: a U-Net trained on a pyramid, offline (chapter 8).
+
+- ``synthetic``: the segmentation task, drawn from a seed;
+- ``unet``: the U-Net decoder on any pyramid that declares its levels;
+- ``training``: training, evaluation and pretraining;
+- ``freeze_study``: every freeze mode over several seeds, from one pretrained backbone.
+"""
