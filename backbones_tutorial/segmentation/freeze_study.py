@@ -17,10 +17,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from backbones_tutorial.display import Table
-from backbones_tutorial.segmentation.training import FREEZE_MODES, TrainSettings, train
+from backbones_tutorial.segmentation import synthetic
+from backbones_tutorial.segmentation.training import FREEZE_MODES, TrainSettings, build_model, stat_shift, train
 
-__all__ = ["by_mode", "checkpoint_info", "load_study", "loss_table", "merge_losses", "run_loss", "run_study",
-           "save_study", "study_table"]
+__all__ = ["by_mode", "checkpoint_info", "load_study", "loss_table", "merge_losses", "pretrained_shift", "run_loss",
+           "run_study", "save_study", "study_table"]
 
 
 def run_study(base: TrainSettings, seeds: Sequence[int], modes: Sequence[str] = tuple(FREEZE_MODES),
@@ -36,8 +37,18 @@ def run_study(base: TrainSettings, seeds: Sequence[int], modes: Sequence[str] = 
         results.append(train(settings, progress).summary())
     return {"settings": dataclasses.asdict(base), "seeds": list(seeds), "modes": list(modes),
             "pretrained": checkpoint_info(base.pretrained) if base.pretrained else None,
+            "stat_shift": pretrained_shift(base) if base.pretrained else None,
             "machine": {"processor": platform.processor() or platform.machine(), "python": platform.python_version()},
             "runs": results}
+
+
+def pretrained_shift(base: TrainSettings) -> dict[str, dict[str, float]]:
+    """``stat_shift`` of the pretrained backbone, per stage, on the held-out (target) images and on
+    as many images of the pretraining stream: how far the target is from what the backbone saw."""
+    backbone = build_model(dataclasses.replace(base, freeze="none")).backbone
+    images = {"target": synthetic.validation_set(base.valid_images, base.size).images,
+              "pretrain": synthetic.dataset("pretrain", 10_000, base.valid_images, base.size).images}
+    return {name: stat_shift(backbone, x) for name, x in images.items()}
 
 
 def checkpoint_info(path: str | pathlib.Path) -> dict:

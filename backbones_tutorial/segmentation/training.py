@@ -39,7 +39,7 @@ from backbones_tutorial.segmentation.unet import UNet
 
 __all__ = ["BACKBONES", "FREEZE_MODES", "LOSSES", "Result", "TrainSettings", "bn_drift", "bn_stats", "build_model",
            "class_weights", "dice_loss", "fit", "iou_per_class", "loss_fn", "normalize", "predict", "pretrain",
-           "segmentation_backbone", "segmentation_unet", "train"]
+           "segmentation_backbone", "segmentation_unet", "stat_shift", "train"]
 
 FREEZE_MODES = {"none": None, "requires-grad": "train", "frozen-bn": "frozen", "bn-eval": "eval"}
 # The backbones the command offers: each builds a randomly initialised pyramid with feature_info.
@@ -163,6 +163,36 @@ def bn_drift(before: dict[str, tuple[torch.Tensor, torch.Tensor]],
     shifts = [((after[n][0] - m0).abs() / (v0 + eps).sqrt()) for n, (m0, v0) in before.items()]
     return float(torch.cat(shifts).mean()) if shifts else 0.0
 
+
+
+@torch.no_grad()
+def stat_shift(backbone: nn.Module, images: np.ndarray, eps: float = 1e-5) -> dict[str, float]:
+    """How far ``images``' statistics are from the ones the backbone's BatchNorm layers store.
+
+    Per top-level child holding BatchNorm: the mean over its BatchNorm channels of
+    ``|m - running_mean| / sqrt(running_var + eps)``, where ``m`` is the channel's mean over the
+    images and pixels, in eval mode (every layer normalised with its stored statistics). About
+    0.1 on images like those the statistics came from; larger where the images differ.
+    """
+    shifts: dict[str, list[torch.Tensor]] = {}
+
+    def record(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+            m = args[0].mean(dim=(0, 2, 3))  # (C,)
+            std = (module.running_var + eps).sqrt()  # type: ignore[operator,union-attr]
+            shifts.setdefault(name, []).append((m - module.running_mean).abs() / std)  # type: ignore[operator]
+        return hook
+
+    hooks = [module.register_forward_pre_hook(record(name.split(".")[0]))
+             for name, module in backbone.named_modules() if isinstance(module, nn.BatchNorm2d)]
+    was_training = backbone.training
+    try:
+        backbone.eval()(normalize(images))
+    finally:
+        for h in hooks:
+            h.remove()
+        backbone.train(was_training)
+    return {name: float(torch.cat(values).mean()) for name, values in shifts.items()}
 
 def class_weights(masks: torch.Tensor, num_classes: int, power: float = 0.5) -> torch.Tensor:
     """Per-class weights ``share ** -power`` from the batch's own pixel shares, scaled so that the
