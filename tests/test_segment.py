@@ -234,3 +234,17 @@ def test_run_loss_and_merge_replace_one_losss_runs_and_refuse_other_settings():
     other = freezing.run_loss(dataclasses.replace(TINY, max_steps=1, lr=0.01), "ce+dice", [0])
     with pytest.raises(ValueError, match="trained with different settings"):
         freezing.merge_losses(merged, other)
+
+
+def test_stat_shift_by_hand_in_eval_mode_leaving_the_statistics_alone():
+    backbone = nn.Sequential()
+    backbone.add_module("stem", nn.Sequential(nn.BatchNorm2d(3)))
+    backbone.add_module("deep", nn.BatchNorm2d(3))
+    backbone.deep.running_mean.fill_(1.0)  # (3,)
+    backbone.deep.running_var.fill_(4.0)
+    backbone.train()
+    images = np.full((2, 3, 5, 6), 0.75, dtype=np.float32)  # normalised: (0.75 - 0.5) / 0.25 = 1
+    shift = segment.stat_shift(backbone, images, eps=0.0)
+    # stem: |1 - 0| / sqrt(1) = 1; its output is (1 - 0) / 1 = 1, so deep: |1 - 1| / 2 = 0
+    assert shift == pytest.approx({"stem": 1.0, "deep": 0.0}, abs=1e-5)  # the stem's own eps: 1 / sqrt(1 + 1e-5)
+    assert backbone.training and float(backbone.stem[0].running_mean[0]) == 0.0  # mode and statistics kept
