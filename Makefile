@@ -11,13 +11,24 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: book test setup lint unit smoke nbval browser browser-test mathjax execute readme lock clean
+.PHONY: book test quick prereqs-book prereqs-test setup lint unit smoke nbval browser browser-test mathjax execute readme lock clean
 
-book: setup mathjax
+book: prereqs-book setup mathjax
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "The book is in _build/html: open _build/html/index.html"
 
-test: setup lint unit smoke nbval browser-test
+test: prereqs-test setup lint unit smoke nbval browser-test
+
+# For contributors, while working (CONTRIBUTING.md): lint and the unit tests that are not marked
+# slow; no browser, no chapters, no end-to-end runs. make test runs everything.
+quick: setup lint
+	$(BIN)/pytest -q -rs $(XDIST) --dist loadfile -m "not browser and not smoke and not slow" tests
+
+# Checked first, before anything is installed, with one message per missing prerequisite (the
+# README lists them): Python 3.10+ with venv, npm unless MathJax is unpacked, and for the tests
+# Chromium or apt-get run as root to install it. See tools/prereqs.sh.
+prereqs-book prereqs-test:
+	@PYTHON="$(PYTHON)" MATHJAX_STAMP="$(MATHJAX_DIR)/.version-$(MATHJAX_VERSION)" sh tools/prereqs.sh $(@:prereqs-%=%)
 
 # ruff (lint, import order) and mypy, as configured in pyproject.toml: a finding fails the build.
 lint: setup

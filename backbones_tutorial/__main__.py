@@ -111,9 +111,40 @@ def parser() -> argparse.ArgumentParser:
     return main_parser
 
 
+def _size_values(argv: list[str]) -> list[int]:
+    """The ints that follow the last ``--size`` in ``argv`` (however many were typed)."""
+    if "--size" not in argv:
+        return []
+    start = len(argv) - argv[::-1].index("--size")
+    values = []
+    for token in argv[start:]:
+        try:
+            values.append(int(token))
+        except ValueError:
+            break
+    return values
+
+
+def _extra_arguments(command: str, argv: list[str], extra: list[str]) -> str:
+    """The error for arguments the parser left over: a channel count given with --size is named."""
+    values = _size_values(argv)
+    if values and extra == [str(v) for v in values[len(values) - len(extra):]] and command in ("shapes", "bench"):
+        want = 2 if command == "shapes" else 1
+        typed = " ".join(map(str, values))
+        sides = values[1:] if values[0] <= 4 else values[:-1] if values[-1] <= 4 else values[-want:]
+        example = " ".join(map(str, sides[-want:]))
+        what = "H W, the input's height and width" if want == 2 else "the side of the square input"
+        return (f"argument --size: expected {want} argument{'s' if want == 2 else ''} ({what}, without the channel "
+                f"count or the batch), got {len(values)}: {typed}; e.g. --size {example}")
+    return f"unrecognized arguments: {' '.join(extra)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     cli = parser()
-    args = cli.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args, extra = cli.parse_known_args(argv)
+    if extra:
+        cli.error(_extra_arguments(args.command, argv, extra))
     if args.command == "shapes":
         from backbones_tutorial.pyramids.contract import contract_report
         from backbones_tutorial.shapes.predict import SizeTooSmall

@@ -9,12 +9,13 @@ anything of the caller's is changed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Optional
+from typing import Optional, TypeGuard
 
 import torch
 
-__all__ = ["ShortcutMismatch", "check_batch", "check_choice", "check_int", "check_name", "check_names",
-           "check_pyramid", "check_shortcut", "check_size", "check_type"]
+__all__ = ["ShortcutMismatch", "check_batch", "check_choice", "check_dtype", "check_input_shape", "check_int",
+           "check_name", "check_names", "check_pyramid", "check_shortcut", "check_size", "check_type", "is_int",
+           "size_hint"]
 
 
 def _dtype_hint(x: torch.Tensor, want: torch.dtype) -> str:
@@ -56,6 +57,14 @@ def check_batch(
                         + _dtype_hint(x, dtype))
 
 
+def check_dtype(x: torch.Tensor, dtype: torch.dtype, where: str, what: str = "input") -> None:
+    """Raise a TypeError if ``x`` is not of ``dtype`` (a module's weights), outside autocast: under
+    ``torch.autocast`` a low-precision input to float32 weights is what autocast is for."""
+    if x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):
+        raise TypeError(f"{where} has {dtype} weights and expects a {dtype} {what}, got {x.dtype}"
+                        + _dtype_hint(x, dtype))
+
+
 def check_shortcut(out: torch.Tensor, identity: torch.Tensor, block: str) -> None:
     """Raise ``ShortcutMismatch`` if a block's residual branch and its shortcut differ in shape."""
     if out.shape != identity.shape:
@@ -91,26 +100,68 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def is_int(value: object, minimum: int = 1) -> TypeGuard[int]:
+    """Whether ``value`` is an int of at least ``minimum``: the package's one test of a count, a side or
+    a stride (bools are refused: True is not 1 channel). ``check_int`` raises on it; other checks
+    that word their own errors call it too."""
+    return not isinstance(value, bool) and isinstance(value, int) and value >= minimum
+
+
 def check_int(value: object, what: str, minimum: int = 1) -> int:
-    """``value`` if it is an int of at least ``minimum`` (bools are refused: True is not 1 channel)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int >= {minimum}, got {type(value).__name__} {_short(value)}")
-    if value < minimum:
+    """``value`` if it is an int of at least ``minimum`` (``is_int``), else an error naming ``what``."""
+    if is_int(value, minimum):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
         raise ValueError(f"{what} must be an int >= {minimum}, got {value}")
-    return value
+    raise TypeError(f"{what} must be an int >= {minimum}, got {type(value).__name__} {_short(value)}")
+
+
+def size_hint(size: object) -> str:
+    """The usual mistake behind a wrong (H, W): one int for a square, or a channel count (and a batch)
+    in front of the two sides, as in an input shape (3, 224, 224)."""
+    if isinstance(size, int) and not isinstance(size, bool):
+        return f"; for a square input write ({size}, {size})"
+    if (isinstance(size, (tuple, list, torch.Size)) and len(size) in (3, 4)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in size)):
+        return (f"; a size is (H, W) without the channels{' and the batch' if len(size) == 4 else ''}: "
+                f"write {tuple(size[-2:])}")
+    return ""
 
 
 def check_size(size: object, what: str = "size", minimum: int = 1) -> tuple[int, int]:
-    """``size`` as (H, W): two ints of at least ``minimum``; a single int is refused (say (n, n))."""
+    """``size`` as (H, W): two ints of at least ``minimum``; a single int is refused (say (n, n)), and so
+    is an input shape with its channels (say (H, W))."""
     if isinstance(size, torch.Size):
         size = tuple(size)
     if isinstance(size, (str, bytes)) or not isinstance(size, Sequence) or len(size) != 2:
-        hint = f"; for a square input write ({size}, {size})" if isinstance(size, int) else ""
-        raise TypeError(f"{what} must be two positive ints (H, W), got {type(size).__name__} {_short(size)}{hint}")
+        raise TypeError(f"{what} must be two positive ints (H, W), got {type(size).__name__} {_short(size)}"
+                        f"{size_hint(size)}")
     h, w = size
-    if any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in (h, w)):
+    if not all(is_int(v, minimum) for v in (h, w)):
         raise ValueError(f"{what} must be two positive ints (H, W), each at least {minimum}, got {_short(size)}")
     return h, w
+
+
+def check_input_shape(input_shape: object, what: str = "input_shape") -> tuple[int, int, int]:
+    """One sample's shape (C, H, W), without the batch: three positive ints."""
+    ok = (isinstance(input_shape, (tuple, list, torch.Size)) and len(input_shape) == 3
+          and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in input_shape))
+    if not ok or not isinstance(input_shape, (tuple, list, torch.Size)):
+        hint = ""
+        if isinstance(input_shape, (tuple, list, torch.Size)) and all(
+                isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in input_shape):
+            n = len(input_shape)
+            if n == 4:
+                hint = f"; {n} values: drop the batch, write {tuple(input_shape[1:])}"
+            elif n == 2:
+                c, side = input_shape
+                hint = (f"; 2 values: give the channels and both sides, e.g. ({c}, {side}, {side}) for "
+                        f"{c} channels of {side}x{side}, or (3, {c}, {side}) for an RGB {c}x{side} input")
+            elif n:
+                hint = f"; {n} value{'s' if n > 1 else ''}: give the channels and both sides"
+        raise ValueError(f"{what} must be (C, H, W) without the batch: three positive ints, e.g. (3, 224, 224); "
+                         f"got {_short(input_shape)}{hint}")
+    return input_shape[0], input_shape[1], input_shape[2]
 
 
 def check_name(name: object, what: str = "name") -> str:
@@ -140,9 +191,11 @@ def check_names(names: object, what: str = "names") -> list[str]:
     return names
 
 
-def check_pyramid(features: object, channels: Sequence[int], where: str) -> list[torch.Tensor]:
+def check_pyramid(features: object, channels: Sequence[int], where: str,
+                  dtype: torch.dtype | None = None) -> list[torch.Tensor]:
     """The levels of a pyramid, fine to coarse: 4-D tensors of the declared channel counts, one batch
-    size, one dtype, and sides that never grow from one level to the next."""
+    size, one dtype (``dtype``, the weights', if given), and sides that never grow from one level to
+    the next."""
     if isinstance(features, dict):
         raise TypeError(
             f"{where} expects a list of {len(channels)} feature maps, fine to coarse, got a dict with keys "
@@ -175,4 +228,9 @@ def check_pyramid(features: object, channels: Sequence[int], where: str) -> list
                 f"{tuple(f.shape[2:])} is larger than level {i - 1} {tuple(previous.shape[2:])}; "
                 f"reverse the list if it is coarse to fine"
             )
+    if dtype is not None and first.dtype != dtype and not torch.is_autocast_enabled(first.device.type):
+        hint = (f"; convert the maps with [f.to({dtype}) for f in features] (or the FPN with fpn.to({first.dtype}))"
+                if first.is_floating_point() else _dtype_hint(first, dtype))
+        raise TypeError(f"{where} has {dtype} weights and expects {dtype} feature maps, got {first.dtype} "
+                        f"(every level){hint}")
     return list(features)

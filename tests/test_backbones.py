@@ -1,7 +1,7 @@
 """backbone(): every family's pyramid has the channels and strides it declares, ends with the
-model's own final feature map, shares the model's modules, carries an FPN, and refuses what it
-cannot do. Real forwards use the smallest member of each family at small sizes; the big members
-only on the meta device."""
+model's own final feature map (ViT: its stride-16 level is the tokens, the others new modules),
+shares the model's modules, carries an FPN, and refuses what it cannot do. Real forwards use the
+smallest member of each family at small sizes; the big members only on the meta device."""
 
 import functools
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from torch import nn
 from torchvision.models import VisionTransformer
 
-from backbones_tutorial.pyramids.backbone import backbone, build_on_meta, build_torchvision
+from backbones_tutorial.pyramids.backbone import backbone, build_on_meta, build_torchvision, new_parameters
 from backbones_tutorial.pyramids.contract import level_sizes
 from backbones_tutorial.pyramids.fpn import PyramidFPN
 from backbones_tutorial.pyramids.probe import meta_call
@@ -47,7 +47,7 @@ def randomise(model: nn.Module) -> nn.Module:
 
 @functools.cache
 def model_and_pyramid(name: str) -> tuple[nn.Module, nn.Module]:
-    model = randomise(tiny_vit() if name == "tiny_vit" else uninitialised(build_torchvision, name))
+    model = randomise(tiny_vit() if name == "tiny_vit" else build_on_meta(name).to_empty(device="cpu"))
     return model, backbone(model)
 
 
@@ -81,22 +81,45 @@ def test_levels_have_the_declared_channels_and_strides(name, size):
     assert info.reductions[-1] == 32 and len(set(info.reductions)) == len(info.reductions)
 
 
-@pytest.mark.parametrize("name", [*SMALLEST, "tiny_vit"])
+@pytest.mark.parametrize("name", SMALLEST)
 def test_deepest_level_is_the_models_own_final_feature_map_bit_for_bit(name):
+    """Every family but ViT (whose deepest level is a new module's output: the next test)."""
     model, pyramid = model_and_pyramid(name)
-    size = (64, 64) if name == "tiny_vit" else (65, 47)
-    x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(2, 3, 65, 47, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         levels = pyramid(x)
     own = final_feature_map(model, x)
-    if name == "tiny_vit":  # the stride-16 level is the tokens, laid out as a map
-        b, n, d = own.shape
-        own = own.transpose(1, 2).reshape(b, d, 4, 4)  # 64 / 16 = 4 tokens a side
-        deepest = levels[pyramid.feature_info.reductions.index(16)]
-    else:
-        deepest = levels[-1]
     assert torch.isfinite(own).all() and own.std() > 0, "a trivial map would prove nothing"
-    assert deepest.shape == own.shape and torch.equal(deepest, own)
+    assert levels[-1].shape == own.shape and torch.equal(levels[-1], own)
+
+
+def test_vit_stride_16_level_is_the_tokens_and_the_deepest_a_max_pool_of_them():
+    """ViT: the stride-16 level is the encoder's patch tokens laid out as a map, bit for bit; the
+    deepest (stride 32) is not the model's: a 2x2 max-pool of that level."""
+    model, pyramid = model_and_pyramid("tiny_vit")
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        levels = pyramid(x)
+    own = final_feature_map(model, x)
+    b, n, d = own.shape
+    own = own.transpose(1, 2).reshape(b, d, 4, 4)  # 64 / 16 = 4 tokens a side
+    assert torch.isfinite(own).all() and own.std() > 0, "a trivial map would prove nothing"
+    assert pyramid.feature_info.reductions == [4, 8, 16, 32]
+    assert torch.equal(levels[2], own)
+    assert levels[-1].shape != own.shape and torch.equal(levels[-1], torch.nn.functional.max_pool2d(own, 2))
+
+
+def test_only_the_vit_pyramid_adds_parameters_to_the_model():
+    """ViT's simple pyramid adds two transposed-conv paths (d = 768): ConvT(d, d/2, 2) + LayerNorm(d/2)
+    + ConvT(d/2, d/4, 2) up to H/4, ConvT(d, d/2, 2) up to H/8; the max-pool has none. Every other
+    family's pyramid only calls the model's modules."""
+    d = 768
+    convt = lambda i, o: i * o * 2 * 2 + o  # noqa: E731  weight (i, o, 2, 2) and bias (o)
+    by_hand = convt(d, d // 2) + 2 * (d // 2) + convt(d // 2, d // 4) + convt(d, d // 2)
+    assert by_hand == 2_655_936
+    assert new_parameters(backbone(build_on_meta("vit_b_16"))) == by_hand
+    for name in SMALLEST:
+        assert new_parameters(model_and_pyramid(name)[1]) == 0, name
 
 
 @pytest.mark.parametrize("name", ["resnet18", "swin_t", "tiny_vit"])

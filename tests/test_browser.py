@@ -18,6 +18,8 @@ phone's width (390 px) and a desktop's (1280 px), in the light and the dark colo
 * notebook pages carry Colab and Binder launch links to ``book/<name>.ipynb`` of the repository
   and branch named in ``_config.yml``; previous/next links follow the table of contents;
 * no ``Traceback`` in the text and no error output;
+* the root ``index.html`` (which only redirects) and the root page: no console message, and an icon
+  (``/favicon.ico`` and each page's ``<link rel="icon">``) that loads;
 * at 390 px the sidebar button opens the navigation and it lists every chapter;
 * a screenshot per page, width and scheme in ``_build/screenshots/`` (the whole page at 1280 px
   light and at 390 px dark, the first screen otherwise).
@@ -354,6 +356,26 @@ def test_index_redirects_to_the_root_page(visit, site):
     v.page.goto(site + "/", wait_until="load")
     v.page.wait_for_url(f"{site}/{PAGES[0]}.html", timeout=10_000)
     v.assert_clean("index.html")
+
+
+FAVICON = "() => Array.from(document.querySelectorAll('link[rel~=icon]')).map((l) => l.href)"
+
+
+@pytest.mark.parametrize("path", ["index.html", f"{PAGES[0]}.html"], ids=["index.html", "root-page"])
+def test_the_root_index_html_and_the_root_page_have_a_favicon_and_no_console_error(visit, site, path):
+    """Chromium fetches a page's icon outside the page, so Playwright never reports a missing one: a
+    page without <link rel="icon"> (index.html, which only redirects) makes the browser ask for
+    /favicon.ico, and a 404 there is a console error in the reader's browser. Both are fetched here."""
+    v = visit()
+    v.page.goto(f"{site}/{path}", wait_until="load")
+    v.page.wait_for_url(f"{site}/{PAGES[0]}.html", timeout=10_000)
+    v.page.wait_for_load_state("networkidle")
+    icons = v.page.evaluate(FAVICON)
+    assert icons, f"{path}: the page it lands on declares no icon"
+    for url in [f"{site}/favicon.ico", *icons]:
+        response = v.page.request.get(url)
+        assert response.status == 200 and response.body()[:4] == b"\x00\x00\x01\x00", f"{url}: {response.status}"
+    v.assert_clean(path)
 
 
 @pytest.mark.parametrize(("doc", "width", "scheme"), CASES, ids=[f"{Path(d).name}-{w}-{s}" for d, w, s in CASES])

@@ -80,3 +80,33 @@ def test_every_public_name_imports_from_the_package_root():
     assert models.__name__ == "backbones_tutorial.models"  # a subpackage, imported on first use
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
         backbones_tutorial.no_such_name  # noqa: B018
+
+
+def parser_commands() -> list[str]:
+    from backbones_tutorial.__main__ import parser
+
+    sub = next(a for a in parser()._actions if a.dest == "command")
+    return list(sub.choices)
+
+
+def readme_examples() -> list[list[str]]:
+    """The command lines of the README's bash blocks that run the package, as argv after the module."""
+    import pathlib
+    import re
+    import shlex
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.DOTALL)
+    lines = [line.split("#")[0].strip() for block in blocks for line in block.splitlines()]
+    return [shlex.split(line)[3:] for line in lines if re.match(r"(\.venv/bin/)?python -m backbones_tutorial ", line)]
+
+
+def test_the_readme_has_an_example_of_every_command_and_each_parses():
+    """The parser's commands and the README's examples: the same set, and each example is valid."""
+    from backbones_tutorial.__main__ import parser
+
+    examples = readme_examples()
+    assert {e[0] for e in examples} == set(parser_commands()), "a command without an example, or the reverse"
+    for argv in examples:
+        parser().parse_args(argv)
+    assert set(parser_commands()) >= {"shapes", "bench", "segment", "pretrain", "freezing"}  # the parser read right

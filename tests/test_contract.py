@@ -53,6 +53,7 @@ def test_a_fixed_size_model_is_refused_with_the_size_it_needs():
     c = contract("vit_b_16", (225, 300))
     assert c.fixed == (224, 224) and c.padded == (224, 224) and c.shapes == ()
     assert "takes only 224x224 inputs" in c.refused and "got 225x300" in c.refused
+    assert c.minimum == 224, "the only side it takes; the levels' arithmetic alone would allow 32"
     ok = contract("vit_b_16", (224, 224))
     assert ok.refused is None and [s[1:] for s in ok.shapes] == [(56, 56), (28, 28), (14, 14), (7, 7)]
 

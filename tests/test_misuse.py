@@ -287,7 +287,8 @@ for label, size, error, words in (
     ("int", 224, TypeError, ("two positive ints", "int 224", "(224, 224)")),
     ("str", "224x224", TypeError, ("two positive ints", "'224x224'")),
     ("float", (224.0, 224), ValueError, ("(224.0, 224)",)),
-    ("three", (3, 224, 224), TypeError, ("(3, 224, 224)",)),
+    ("three", (3, 224, 224), TypeError, ("(3, 224, 224)", "without the channels", "write (224, 224)")),
+    ("batch-channels", (1, 3, 224, 224), TypeError, ("(1, 3, 224, 224)", "without the channels and the batch")),
 ):
     CASES[f"predict_shapes-size-{label}"] = Case(lambda size=size: predict_shapes("resnet18", size), error, words)
 CASES["checked_prediction-size"] = case(ValueError, "(True, True)")(
@@ -377,7 +378,8 @@ for label, call, error, words in (
     ("contract-int-size", lambda: contract("resnet18", 224), ValueError, ("two positive ints", "224")),
     ("contract-zero", lambda: contract("resnet18", (0, 224)), ValueError, ("two positive ints", "(0, 224)")),
     ("contract-bools", lambda: contract("resnet18", (True, True)), ValueError, ("two positive ints", "True")),
-    ("contract-three", lambda: contract("resnet18", (3, 224, 224)), ValueError, ("(H, W)", "(3, 224, 224)")),
+    ("contract-three", lambda: contract("resnet18", (3, 224, 224)), ValueError,
+     ("(H, W)", "(3, 224, 224)", "without the channels", "write (224, 224)")),
     ("pad-multiple-zero", lambda: pad_to_multiple(torch.zeros(1, 3, 5, 5), 0), ValueError,
      ("multiple must be a positive int", "got 0")),
     ("pad-multiple-bool", lambda: pad_to_multiple(torch.zeros(1, 3, 5, 5), True), ValueError,
@@ -410,6 +412,68 @@ for label, call, error, words in (
 ):
     CASES[f"new-{label}"] = Case(call, error, words)
 
+
+# Issue 20: a pyramid of another dtype than the FPN's weights (torch said "Input type (double) and
+# bias type (float)"), and sizes given with a channel count (measure(model, (3, 224)) was a conv error).
+
+
+def float_levels(dtype: torch.dtype) -> list[torch.Tensor]:
+    return [torch.zeros(1, 4, 8, 8, dtype=dtype), torch.zeros(1, 8, 4, 4, dtype=dtype)]
+
+
+for dtype, words in (
+    (torch.float64, ("[f.to(torch.float32) for f in features]", "fpn.to(torch.float64)")),
+    (torch.float16, ("[f.to(torch.float32) for f in features]", "fpn.to(torch.float16)")),
+    (torch.bfloat16, ("got torch.bfloat16",)),
+    (torch.uint8, ("got torch.uint8", "x.float() / 255")),
+):
+    CASES[f"FPN-forward-all-{dtype}"] = case(TypeError, "FPN has torch.float32 weights",
+                                             "expects torch.float32 feature maps", f"got {dtype}", *words)(
+        lambda dtype=dtype: tiny_fpn()(float_levels(dtype)))
+CASES["FPN-double-forward-float32"] = case(TypeError, "FPN has torch.float64 weights", "got torch.float32",
+                                           "[f.to(torch.float64) for f in features]")(
+    lambda: FPN([4, 8], 2).double()(float_levels(torch.float32)))
+CASES["ResNetFPN-body-float-fpn-double"] = case(TypeError, "FPN has torch.float64 weights", "got torch.float32")(
+    lambda: _resnet_fpn_with_double_fpn()(torch.zeros(1, 3, 32, 32)))
+for dtype in (torch.float64, torch.float16):
+    CASES[f"PyramidFPN-input-{dtype}"] = case(TypeError, "PyramidFPN has torch.float32 weights",
+                                              f"got {dtype}", "x.to(torch.float32)")(
+        lambda dtype=dtype: PyramidFPN(pyramid("convnext_tiny"), 8)(torch.zeros(1, 3, 64, 64, dtype=dtype)))
+CASES["PyramidFPN-double-input-float32"] = case(TypeError, "PyramidFPN has torch.float64 weights",
+                                                "got torch.float32", "x.to(torch.float64)")(
+    lambda: PyramidFPN(resnet_features(18), 8).double()(torch.zeros(1, 3, 32, 32)))
+
+for label, shape, words in (
+    ("channels-and-one-side", (3, 224), ("(3, 224)", "2 values", "(3, 224, 224)")),
+    ("sides-only", (224, 224), ("(224, 224)", "2 values", "(3, 224, 224)")),
+    ("with-batch", (1, 3, 224, 224), ("(1, 3, 224, 224)", "drop the batch, write (3, 224, 224)")),
+):
+    CASES[f"measure-input_shape-{label}"] = case(ValueError, "input_shape must be (C, H, W) without the batch",
+                                                 *words)(lambda shape=shape: measure(model("ResNet"), shape))
+CASES["find_claim-sides-only"] = case(ValueError, "input_shape must be (C, H, W)", "(224, 224)")(
+    lambda: find_claim("resnet18", (224, 224)))
+CASES["checked_prediction-channels"] = case(TypeError, "(3, 225, 300)", "write (225, 300)")(
+    lambda: checked_prediction("resnet18", (3, 225, 300)))
+CASES["contract-batch-channels"] = case(ValueError, "(1, 3, 225, 300)", "without the channels and the batch",
+                                        "write (225, 300)")(lambda: contract("swin_t", (1, 3, 225, 300)))
+CASES["draw_fpn-size-channels"] = case(ValueError, "(H, W)", "(3, 224, 224)", "write (224, 224)")(
+    lambda: _draw_fpn()(resnet_features(50).feature_info[1:], 256, (3, 224, 224)))
+CASES["sample_image-size-channels"] = case(ValueError, "positive int", "side of the square", "(3, 224)")(
+    lambda: sample_image(size=(3, 224)))
+CASES["settings-size-channels"] = case(ValueError, "(height, width)", "(3, 64, 64)")(
+    lambda: TrainSettings(size=(3, 64, 64)))
+
+
+def _resnet_fpn_with_double_fpn() -> ResNetFPN:
+    m = ResNetFPN(resnet_features(18), 8).eval()
+    m.fpn.double()
+    return m
+
+
+def _draw_fpn():
+    from backbones_tutorial.viz import draw_fpn
+
+    return draw_fpn
 
 @pytest.mark.parametrize("label", list(CASES))
 def test_misuse_gets_a_clear_error(label):
@@ -546,3 +610,32 @@ def test_the_fpn_takes_odd_levels_fine_to_coarse():
 def test_predict_shapes_accepts_the_minimum_and_a_torch_size():
     assert predict_shapes("vgg16", (32, 32))[0].shape == (64, 16, 16)  # block 1: 64 channels, one pool
     assert predict_shapes("resnet18", torch.Size([1, 1]))[-1].shape == (1000,)
+
+
+def test_the_fpn_takes_its_own_dtype_and_autocasts_low_precision_maps():
+    """The dtype check refuses a mismatch, not a valid use: a float64 FPN on float64 maps, and
+    bfloat16 maps under torch.autocast (which casts for the float32 weights)."""
+    with torch.no_grad():
+        double = FPN([4, 8], 2).double().eval()(float_levels(torch.float64))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            auto = tiny_fpn()(float_levels(torch.bfloat16))
+    assert [t.dtype for t in double] == [torch.float64] * 2
+    assert [t.dtype for t in auto] == [torch.bfloat16] * 2 and [t.shape[-1] for t in auto] == [8, 4]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["shapes", "resnet50", "--size", "3", "224", "224"],
+     ["--size: expected 2 arguments", "without the channel count", "got 3: 3 224 224", "e.g. --size 224 224"]),
+    (["shapes", "swin_t", "--size", "225", "300", "3"], ["got 3: 225 300 3", "e.g. --size 225 300"]),
+    (["shapes", "resnet18", "--size", "1", "3", "225", "300"], ["got 4: 1 3 225 300", "e.g. --size 225 300"]),
+    (["bench", "--quick", "--size", "3", "64"],
+     ["--size: expected 1 argument", "side of the square input", "got 2: 3 64", "e.g. --size 64"]),
+    (["shapes", "resnet18", "--size", "64", "64", "--depth"], ["unrecognized arguments: --depth"]),
+], ids=["shapes-chw", "shapes-hwc", "shapes-nchw", "bench-c-side", "other-extra"])
+def test_a_size_option_given_a_channel_count_is_refused_naming_it(argv, words, capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(argv)
+    assert raised.value.code == 2
+    err = capsys.readouterr().err
+    assert all(w in err for w in words), err
+    assert "Traceback" not in err

@@ -49,3 +49,32 @@ def test_every_declared_dependency_is_pinned_and_in_range():
 
 def test_jupyter_book_stays_on_version_1():
     assert CONSTRAINTS["jupyter-book"].startswith("1.")
+
+
+def test_a_non_editable_wheel_holds_every_subpackage(tmp_path):
+    """Colab installs the package from the repository without ``-e``: the wheel must carry every
+    subpackage (``pyproject.toml`` finds them), and each must import from the installed copy."""
+    import pkgutil
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path / "dist"), str(root)], check=True, capture_output=True, timeout=300)
+    (wheel,) = (tmp_path / "dist").glob("backbones_tutorial-*.whl")
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+                   check=True, capture_output=True, timeout=300)
+    source = root / "backbones_tutorial"
+    packages = sorted({"backbones_tutorial", *(f"backbones_tutorial.{m.name}" for m in
+                                               pkgutil.walk_packages([str(source)]) if m.ispkg)})
+    assert len(packages) >= 7, packages  # the root and its six topic subpackages, viz among them
+    code = ("import importlib, sys\n"
+            f"for name in {packages!r}:\n"
+            "    m = importlib.import_module(name)\n"
+            f"    assert m.__file__.startswith({str(target)!r}), (name, m.__file__)\n"
+            "print('ok')")
+    # -I: isolated (no user site, no PYTHONPATH, not the checkout's folder), then the target first
+    env_code = f"import sys; sys.path.insert(0, {str(target)!r}); exec({code!r})"
+    out = subprocess.run([sys.executable, "-I", "-c", env_code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -79,3 +79,49 @@ def test_the_root_api_lists_each_name_once_and_each_resolves_to_its_home():
     for name in names:
         value = getattr(backbones_tutorial, name)
         assert name in importlib.import_module(value.__module__).__all__, f"{name} is not public in {value.__module__}"
+
+
+def _imports_of(path: pathlib.Path, module_name: str) -> set[str]:
+    """The package modules that ``path`` imports anywhere (lazy imports in functions included),
+    except under ``if TYPE_CHECKING:``, which never runs."""
+    tree = ast.parse(path.read_text())
+    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for n in ast.walk(node)}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("backbones_tutorial"):
+            for alias in node.names:  # "from pkg import module" imports the module
+                candidate = f"{node.module}.{alias.name}"
+                found.add(candidate if candidate in MODULES else node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("backbones_tutorial.")}
+    return {m for m in found if m in MODULES and m != module_name}
+
+
+def test_no_module_imports_itself_through_a_circle():
+    graph = {m: _imports_of(pathlib.Path(importlib.import_module(m).__file__), m) for m in MODULES}
+    cycles = []
+
+    def visit(node, path):
+        for nxt in graph[node]:
+            if nxt == path[0]:
+                cycles.append([*path, nxt])
+            elif nxt not in path and nxt > path[0]:  # each cycle found once, from its smallest module
+                visit(nxt, [*path, nxt])
+
+    for start in MODULES:
+        visit(start, [start])
+    assert not cycles, f"import circles: {cycles}"
+
+
+def test_at_most_twelve_modules_sit_at_the_root():
+    root = ROOT / "backbones_tutorial"
+    modules = sorted(p.name for p in root.glob("*.py"))
+    assert len(modules) <= 12, modules
+
+
+def test_no_package_module_patches_other_libraries_with_a_test_tool():
+    for path in (ROOT / "backbones_tutorial").rglob("*.py"):
+        assert "unittest" not in path.read_text(), f"{path.name} uses unittest (mock) in production code"

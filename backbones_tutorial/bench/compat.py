@@ -20,6 +20,7 @@ import torch
 import torchvision
 from torch import nn
 
+from backbones_tutorial.bench.worker import bench_input, bench_model
 from backbones_tutorial.checks import check_choice
 from backbones_tutorial.display import Table
 from backbones_tutorial.extractors.methods import METHODS, HookExtractor, build_extractor
@@ -199,9 +200,7 @@ def resnet50_matrix(size: tuple[int, int] = MATRIX_SIZE, methods: Sequence[str] 
                     tools: Sequence[str] = TOOLS, progress: Callable[[str], None] = lambda s: None) -> dict:
     """The matrix the benchmark commits: torchvision's ResNet50 (random weights, seed 0, eval
     mode) and one seeded batch of ``1 x 3 x H x W``."""
-    torch.manual_seed(0)
-    model = torchvision.models.resnet50(weights=None).eval()
-    x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
+    model, x = bench_model(), bench_input(size, 1, "cpu")
     return {"model": "resnet50", "input": list(x.shape), "torch": torch.__version__,
             "cells": matrix(model, x, methods, tools, progress)}
 

@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 
 import torch
-import torchvision
 
+from backbones_tutorial.bench.worker import bench_input, bench_model
 from backbones_tutorial.extractors.methods import BareForward, build_extractor
 
 __all__ = ["Pair", "probe", "probe_in_subprocess"]
@@ -52,9 +52,7 @@ def _status_kib(key: str) -> int:
 
 def probe(method: str, layers: list[str], device: str, size: int, batch: int) -> float | None:
     """Run in the subprocess: build, one forward, reset the peak, one forward, the peak increase."""
-    torch.manual_seed(0)
-    model = torchvision.models.resnet50(weights=None).eval().to(device)
-    x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+    model, x = bench_model(device), bench_input(size, batch, device)
     extractor = BareForward(model, layers) if method == "bare" else build_extractor(method, model, layers).eval()
     with torch.inference_mode():
         extractor(x)

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backbones_tutorial.checks import is_int
+
 __all__ = ["HALF_WIDTH", "LEVEL", "MAX_BLOCKS", "RESAMPLES", "Rounds", "T975", "TOLERANCE", "VERDICTS", "Verdict",
            "block_interval", "blocked_runs", "bootstrap_interval", "decide", "half_width", "interleaved_rounds",
            "judge_blocks", "sandwich_ratio", "settled", "spread"]
@@ -190,7 +192,7 @@ def interleaved_rounds(
     seconds (``spread`` measures by how much), so a ratio of neighbours is steadier than one of
     calls a round apart. How many rounds are enough is decided over blocks (``blocked_runs``).
     """
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 2:
+    if not is_int(rounds, 2):
         raise ValueError(f"need at least 2 rounds, got {rounds!r}")
     for name in [reference, *compared]:
         if name not in candidates:

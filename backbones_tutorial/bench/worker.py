@@ -74,12 +74,15 @@ def timed_calls(candidates: dict[str, Callable[[], object]], device: str) -> Cal
     return measure
 
 
-def bench_input(size: int, batch: int, device: str) -> torch.Tensor:
-    g = torch.Generator().manual_seed(0)
-    return torch.randn(batch, 3, size, size, generator=g).to(device)
+def bench_input(size: int | tuple[int, int], batch: int, device: str) -> torch.Tensor:
+    """The benchmark's one seeded batch, ``batch x 3 x H x W`` (a square side, or (H, W))."""
+    h, w = (size, size) if isinstance(size, int) else size
+    return torch.randn(batch, 3, h, w, generator=torch.Generator().manual_seed(0)).to(device)
 
 
-def bench_model(device: str) -> torchvision.models.ResNet:
+def bench_model(device: str = "cpu") -> torchvision.models.ResNet:
+    """The benchmark's one model: torchvision's ResNet50, random weights drawn with seed 0, eval mode.
+    The timing blocks, the memory probes and the compatibility matrix all build it here."""
     torch.manual_seed(0)
     return torchvision.models.resnet50(weights=None).eval().to(device)
 

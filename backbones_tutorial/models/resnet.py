@@ -12,12 +12,12 @@ import torch
 import torch.fx
 from torch import nn
 
-from backbones_tutorial.checks import check_batch, check_choice, check_int
+from backbones_tutorial.checks import check_batch, check_choice, check_int, is_int
 from backbones_tutorial.models.blocks import BasicBlock, Bottleneck, NormLayer, projection
 from backbones_tutorial.pyramids.levels import FeatureInfo, Levels
 
-__all__ = ["Block", "DeclaresLevels", "RESNETS", "ResNet", "STAGES", "resnet", "resnet101", "resnet152",
-           "resnet18", "resnet34", "resnet50", "resnet_feature_info"]
+__all__ = ["Block", "DeclaresLevels", "RESNETS", "ResNet", "STAGES", "resnet", "resnet101", "resnet152", "resnet18",
+           "resnet34", "resnet50", "resnet_feature_info"]
 
 torch.fx.wrap("check_batch")
 
@@ -103,7 +103,7 @@ class ResNet(DeclaresLevels, nn.Module):
         if block not in (BasicBlock, Bottleneck):
             raise TypeError(f"block must be BasicBlock or Bottleneck, got {block!r}")
         if (not isinstance(layers, (list, tuple)) or len(layers) != 4
-                or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in layers)):
+                or not all(is_int(n) for n in layers)):
             raise ValueError(f"layers must be four positive block counts, e.g. [3, 4, 6, 3]; got {layers!r}")
         check_int(num_classes, "num_classes")
         check_int(in_channels, "in_channels (3 for RGB images)")

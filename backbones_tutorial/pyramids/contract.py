@@ -14,12 +14,15 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from backbones_tutorial.checks import is_int, size_hint
 from backbones_tutorial.display import Table, fmt_shape
 from backbones_tutorial.pyramids.levels import Levels, level_size
 from backbones_tutorial.registry import PYRAMIDS
 
-__all__ = ["Contract", "Padding", "contract", "contract_report", "level_sizes", "minimum_side", "pad_to_multiple"]
+__all__ = ["Contract", "Padding", "contract", "contract_report", "level_sizes", "minimum_side", "pad_to_multiple",
+           "pyramid_on_meta"]
 
 
 def level_sizes(levels: Levels, height: int, width: int) -> list[tuple[int, int]]:
@@ -48,7 +51,7 @@ class Contract:
     shapes: tuple[tuple[int, int, int], ...]  # (C, H, W) per level; empty when refused
     divisor: int  # the largest reduction: a multiple of it makes every level exact
     padded: tuple[int, int]  # the nearest size at or above ``size`` where every level is exact
-    minimum: int  # the smallest side every level survives
+    minimum: int  # the smallest side the pyramid takes: every level survives it (a fixed-size ViT: its side)
     fixed: tuple[int, int] | None  # the only size a fixed-size model (ViT) takes
     refused: str | None
 
@@ -59,10 +62,17 @@ class Contract:
 
 
 @functools.cache
-def _levels_of(arch: str) -> tuple[Levels, tuple[int, int] | None]:
+def pyramid_on_meta(arch: str) -> nn.Module:
+    """``backbone(arch)`` on the meta device, built once per name: its structure, no values (read only)."""
     from backbones_tutorial.pyramids.backbone import backbone, build_on_meta
 
-    pyramid = backbone(build_on_meta(arch))
+    if arch not in PYRAMIDS:
+        raise ValueError(f"unknown backbone {arch!r}; valid choices: {', '.join(PYRAMIDS)}")
+    return backbone(build_on_meta(arch))
+
+
+def _levels_of(arch: str) -> tuple[Levels, tuple[int, int] | None]:
+    pyramid = pyramid_on_meta(arch)
     levels, fixed = pyramid.feature_info, pyramid.fixed_size
     assert isinstance(levels, Levels)
     return levels, fixed  # type: ignore[return-value]
@@ -74,12 +84,13 @@ def contract(arch: str, size: tuple[int, int]) -> Contract:
         raise ValueError(f"unknown backbone {arch!r}; valid choices: {', '.join(PYRAMIDS)}")
     if (not isinstance(size, (tuple, list, torch.Size)) or len(size) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
-        raise ValueError(f"size must be two positive ints (H, W), got {size!r}")
+        raise ValueError(f"size must be two positive ints (H, W), got {size!r}{size_hint(size)}")
     h, w = size
     levels, fixed = _levels_of(arch)
     divisor = max(levels.reductions)
     padded = (-(-h // divisor) * divisor, -(-w // divisor) * divisor)
-    minimum = minimum_side(levels)
+    # A fixed-size model takes no side but its own: the levels' arithmetic alone would allow 32 for ViT.
+    minimum = min(fixed) if fixed is not None else minimum_side(levels)
     refused = None
     if fixed is not None and tuple(size) != fixed:
         refused = (f"{arch} takes only {fixed[0]}x{fixed[1]} inputs (its image_size, fixed by its position "
@@ -101,9 +112,10 @@ class Padding:
     padded: tuple[int, int]  # (H, W) after
 
     def crop(self, feature: torch.Tensor, reduction: int) -> torch.Tensor:
-        """The part of a level of ``reduction`` that sees the original image: its first
-        ceil(H / r) rows and ceil(W / r) columns (the cells after them saw only padding)."""
-        if isinstance(reduction, bool) or not isinstance(reduction, int) or reduction < 1:
+        """The part of a level of ``reduction`` whose cells sit on the original image: its first
+        ceil(H / r) rows and ceil(W / r) columns. Each cell after them has an r x r patch of padding
+        alone (its receptive field can still reach into the image: padding changes the border)."""
+        if not is_int(reduction):
             raise ValueError(f"reduction must be a positive int (e.g. 32 for H/32), got {reduction!r}")
         h, w = (level_size(s, reduction, "ceil") for s in self.size)
         if feature.dim() < 2 or feature.shape[-2] < h or feature.shape[-1] < w:
@@ -115,7 +127,7 @@ class Padding:
 def pad_to_multiple(x: torch.Tensor, multiple: int, value: float = 0.0) -> tuple[torch.Tensor, Padding]:
     """Pad a (B, C, H, W) batch at the bottom and right to the next multiple of ``multiple`` (a
     pyramid's divisor, its largest reduction): every level is then exactly H/r x W/r."""
-    if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
+    if not is_int(multiple):
         raise ValueError(f"multiple must be a positive int (the largest reduction, e.g. 32), got {multiple!r}")
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         got = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__

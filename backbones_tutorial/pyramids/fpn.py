@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backbones_tutorial.checks import check_batch, check_int, check_pyramid
+from backbones_tutorial.checks import check_batch, check_dtype, check_int, check_pyramid, is_int
 from backbones_tutorial.pyramids.levels import FeatureInfo, Levels
 from backbones_tutorial.pyramids.resnet import ResNetFeatures, resnet_features
 
@@ -33,7 +33,7 @@ class FPN(nn.Module):
     def __init__(self, in_channels_list: list[int], out_channels: int) -> None:
         super().__init__()
         if (not isinstance(in_channels_list, (list, tuple)) or not in_channels_list
-                or any(isinstance(c, bool) or not isinstance(c, int) or c <= 0 for c in in_channels_list)):
+                or not all(is_int(c) for c in in_channels_list)):
             raise ValueError(
                 f"in_channels_list must be a list of positive channel counts, fine to coarse, e.g. "
                 f"[256, 512, 1024, 2048]; got {in_channels_list!r}"
@@ -57,7 +57,8 @@ class FPN(nn.Module):
     def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
         """``features`` fine to coarse, as a list; a dict (torchvision's extractors) is refused:
         pass ``list(d.values())`` after checking its order."""
-        features = check_pyramid(features, self.in_channels_list, type(self).__name__)
+        dtype = next(self.inner_blocks.parameters()).dtype
+        features = check_pyramid(features, self.in_channels_list, type(self).__name__, dtype)
         top = self.inner_blocks[-1](features[-1])  # (B, out, H_k, W_k), the coarsest level
         outputs = [self.layer_blocks[-1](top)]
         for i in range(len(self.inner_blocks) - 2, -1, -1):  # the module count, not len(features): traceable
@@ -123,4 +124,6 @@ class PyramidFPN(nn.Module):
         self.feature_info = Levels(FeatureInfo(f"p_{f.name}", out_channels, f.reduction, f.rounding) for f in levels)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if isinstance(x, torch.Tensor):  # the rest of the input is the body's to check
+            check_dtype(x, next(self.parameters()).dtype, "PyramidFPN")  # the body's (the FPN checks its own)
         return self.fpn(self.body(x))  # one (B, out, H_i, W_i) per level of the body

@@ -26,10 +26,12 @@ whole chain it came from, so its sizes are the pyramid's own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import SupportsIndex, overload
+
+from backbones_tutorial.checks import is_int
 
 __all__ = ["FeatureInfo", "Levels", "ROUNDINGS", "level_size"]
 
@@ -41,7 +43,7 @@ def level_size(size: int, reduction: int, rounding: str) -> int:
     if rounding not in ROUNDINGS:
         raise ValueError(f"unknown rounding {rounding!r}; valid choices: {', '.join(map(repr, ROUNDINGS))}")
     for name, value in (("size", size), ("reduction", reduction)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not is_int(value):
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     return -(-size // reduction) if rounding == "ceil" else size // reduction
 
@@ -60,7 +62,7 @@ class FeatureInfo:
             raise ValueError(f"FeatureInfo needs a non-empty name, got {self.name!r}")
         for field in ("channels", "reduction"):
             value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value):
                 raise ValueError(f"FeatureInfo {self.name!r}: {field} must be a positive int, got {value!r}")
         if self.rounding not in ROUNDINGS:
             raise ValueError(
@@ -140,7 +142,7 @@ class Levels(tuple[FeatureInfo, ...]):
         the whole pyramid (``chain``): each level's side is the previous level's (the input's for the
         first) divided by the step between their reductions, rounded as the level declares."""
         for name, value in (("height", height), ("width", width)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         chained, (h, w), previous = {}, (height, width), 1
         for f in self.chain:
@@ -156,3 +158,15 @@ class Levels(tuple[FeatureInfo, ...]):
     def shapes(self, height: int, width: int) -> list[tuple[int, int, int]]:
         """(C, H, W) of every level for an input of ``height`` x ``width`` (chained, see ``sizes``)."""
         return [(f.channels, h, w) for f, (h, w) in zip(self, self.sizes(height, width), strict=True)]
+
+    def check(self, outputs: Sequence[object], height: int, width: int) -> None:
+        """Raise ValueError unless ``outputs`` (tensors, one per level) have exactly the declared
+        (C, H, W) for an input of ``height`` x ``width``: the promise of ``feature_info``, checked."""
+        if len(outputs) != len(self):
+            raise ValueError(f"{len(outputs)} maps for the {len(self)} declared levels {self.names}")
+        declared = self.shapes(height, width)
+        for f, want, out in zip(self, declared, outputs, strict=True):
+            got = tuple(getattr(out, "shape", ())[1:])
+            if got != want:
+                raise ValueError(f"level {f.name!r} (/{f.reduction}, {f.rounding}) at {height} x {width}: declared "
+                                 f"(C, H, W) = {want}, the map has {got}")

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from backbones_tutorial.checks import is_int
+
 __all__ = ["Batch", "CLASSES", "PALETTE", "PRETRAIN", "SIZE", "STREAMS", "STYLES", "Style", "TARGET", "VALID_SEED",
            "check_image_size", "dataset", "dataset_from", "draw", "rng_for", "validation_set"]
 
@@ -131,7 +133,7 @@ def draw(rng: np.random.Generator, size: tuple[int, int] = SIZE, objects: tuple[
 def dataset(stream: str, seed: int, n: int, size: tuple[int, int] = SIZE) -> Batch:
     """``n`` images and masks of one stream and seed: the same arrays for the same arguments."""
     check_image_size(size)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if not is_int(n):
         raise ValueError(f"n must be a positive int, got {n!r}")
     return dataset_from(rng_for(stream, seed), n, size, STYLES[stream])
 
@@ -150,5 +152,5 @@ def validation_set(n: int = 48, size: tuple[int, int] = SIZE) -> Batch:
 def check_image_size(size: tuple[int, int]) -> None:
     """Raise unless ``size`` is (height, width), each an int of at least 32."""
     ok = isinstance(size, (tuple, list)) and len(size) == 2
-    if not ok or any(isinstance(s, bool) or not isinstance(s, int) or s < 32 for s in size):
+    if not ok or not all(is_int(s, 32) for s in size):
         raise ValueError(f"size must be (height, width), each an int >= 32, got {size!r}")

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backbones_tutorial.checks import check_batch
+from backbones_tutorial.checks import check_batch, is_int
 from backbones_tutorial.pyramids.levels import Levels
 
 torch.fx.wrap("check_batch")
@@ -46,7 +46,7 @@ class UNetDecoder(nn.Module):
                 f"UNetDecoder needs the feature_info (Levels) of at least two levels, got {feature_info!r}")
         for name, value in (("num_classes", num_classes), ("in_channels", in_channels),
                             ("image_channels", image_channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value):
                 raise ValueError(f"UNetDecoder: {name} must be a positive int, got {value!r}")
         self.feature_info = feature_info
         below = feature_info[-1].channels

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torchinfo import summary
 
-from backbones_tutorial.checks import check_choice, check_type
+from backbones_tutorial.checks import check_choice, check_input_shape, check_type
 from backbones_tutorial.display import Table, fmt_int, fmt_shape
 from backbones_tutorial.registry import MODELS
 from backbones_tutorial.shapes.claims import CLAIMS, Claim, Stage
@@ -102,12 +102,9 @@ def _check_expand(model: nn.Module, expand: object) -> None:
 
 
 def _check_input_shape(input_shape: object) -> tuple[int, ...]:
-    if (not isinstance(input_shape, (tuple, list, torch.Size)) or not input_shape
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in input_shape)):
-        raise ValueError(
-            f"input_shape must be positive ints without the batch, e.g. (3, 224, 224); got {input_shape!r}"
-        )
-    return tuple(input_shape)
+    """(C, H, W): three positive ints, so that (3, 224) is refused here rather than read as a 1-channel
+    224-pixel-wide batch of 3 by the model's first convolution."""
+    return check_input_shape(input_shape)
 
 
 def find_claim(model: str, input_shape: tuple[int, ...] | None = None) -> Claim:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
+from backbones_tutorial.checks import is_int, size_hint
 from backbones_tutorial.pyramids.levels import FeatureInfo, Levels
 from backbones_tutorial.viz._drawing import COLORS, add_node, arrow, box, canvas, junction
 
@@ -32,11 +33,12 @@ def _check_fpn_args(feature_info: object, out_channels: object, size: object) ->
             "draw_fpn draws one pyramid level per reduction, so reductions must grow strictly; got reductions "
             f"{levels.reductions} for {levels.names}"
         )
-    if isinstance(out_channels, bool) or not isinstance(out_channels, int) or out_channels <= 0:
+    if not is_int(out_channels):
         raise ValueError(f"out_channels must be a positive int, got {out_channels!r}")
     if (not isinstance(size, (tuple, list)) or len(size) != 2
             or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size)):
-        raise ValueError(f"size must be the input's (H, W) as two positive ints, e.g. (224, 224); got {size!r}")
+        raise ValueError(f"size must be the input's (H, W) as two positive ints, e.g. (224, 224); got {size!r}"
+                         f"{size_hint(size)}")
     return levels, [f.reduction.bit_length() - 1 for f in levels]  # 4 -> 2 (C2), 32 -> 5 (C5)
 
 
