@@ -146,11 +146,12 @@ def test_the_command_checks_its_arguments_before_training(args, message, capsys)
 
 
 def test_the_command_prints_progress_and_ends_with_one_json_line(capsys):
-    main(["segment", "--max-steps", "2", "--batch-size", "2", "--seed", "4"])
+    main(["segment", "--max-steps", "2", "--batch-size", "2", "--seed", "4", "--loss", "ce+dice"])
     captured = capsys.readouterr()
     assert "[segment] step    1" in captured.err
     record = json.loads(captured.out.strip().splitlines()[-1])
     assert record["steps"] == 2 and record["freeze"] == "none" and record["seed"] == 4
+    assert record["loss"] == "ce+dice"  # the option reaches the settings (the default is weighted-ce+dice)
     assert 0 <= record["miou"] <= 1 and record["train_seconds"] > 0
     assert record["trainable_params"] == record["total_params"] and record["bn_drift"] > 0
 
