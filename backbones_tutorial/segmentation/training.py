@@ -222,9 +222,10 @@ def _weighted_ce_dice(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor
 
 
 # The training losses (``TrainSettings.loss``). ``weighted-ce+dice`` is the default: with plain
-# cross-entropy plus Dice the 1-2 pixel lines (under 1% of the pixels) were never predicted for
-# some seeds; weighting the cross-entropy by each class's share to the power -1/2 fixed that (the
-# measurements are in the commit that made it the default and in chapter 8).
+# cross-entropy plus Dice not one line pixel (lines are under 1% of the pixels) was found for two
+# of five seeds; weighting the cross-entropy by each class's share to the power -1/2 fixed that.
+# The record: book/data/losses.json (tools/compare_losses.py), read and checked by chapter 8 and
+# tests/test_segment.py.
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "weighted-ce+dice": _weighted_ce_dice,
     "ce+dice": _ce_dice,
