@@ -79,6 +79,13 @@ MODELS: dict[str, Entry] = {
         Entry("unet_resnet18", "backbones_tutorial.segmentation.training:segmentation_unet", {"backbone": "resnet18"}),
         Entry("unet_vgg16_blocks", "backbones_tutorial.segmentation.training:segmentation_unet",
               {"backbone": "vgg16_blocks"}),
+        # Output stride: the deeper stages dilated instead of strided, and a DeepLab head on them.
+        Entry("resnet18_os8_pyramid", "backbones_tutorial.pyramids.backbone:backbone",
+              {"model_or_name": "resnet18", "output_stride": 8}),
+        Entry("mobilenet_v3_large_os16_pyramid", "backbones_tutorial.pyramids.backbone:backbone",
+              {"model_or_name": "mobilenet_v3_large", "output_stride": 16}),
+        Entry("resnet18_os8_deeplab", "backbones_tutorial.segmentation.deeplab:deeplab",
+              {"name": "resnet18", "output_stride": 8, "num_classes": 21}),
     )
 }
 PREDICTABLE: tuple[str, ...] = tuple(n for n, e in MODELS.items() if e.predictable)

@@ -33,6 +33,7 @@ from backbones_tutorial.pyramids.contract import Padding, contract, pad_to_multi
 from backbones_tutorial.pyramids.fpn import FPN, PyramidFPN, ResNetFPN, resnet50_fpn
 from backbones_tutorial.pyramids.resnet import ResNetBackbone, resnet_features
 from backbones_tutorial.segmentation import synthetic
+from backbones_tutorial.segmentation.deeplab import DeepLab
 from backbones_tutorial.segmentation.training import TrainSettings
 from backbones_tutorial.segmentation.unet import UNet, UNetDecoder
 from backbones_tutorial.shapes.measure import check_claim, claims_table, find_claim, measure
@@ -411,6 +412,46 @@ for label, call, error, words in (
     ("synthetic-size", lambda: synthetic.dataset("train", 0, 2, (67,)), ValueError, ("(height, width)", "(67,)")),
 ):
     CASES[f"new-{label}"] = Case(call, error, words)
+
+
+# Output stride (pyramids.dilation) and the DeepLab head on it.
+DILATABLE_NAMES = ("ResNet", "MobileNetV3", "EfficientNet", "RegNet", "ConvNeXt")
+
+
+@functools.cache
+def os8_pyramid() -> nn.Module:
+    with torch.device("meta"):
+        return backbone("resnet18", output_stride=8).eval()
+
+
+for label, call, error, words in (
+    ("os-7", lambda: backbone("resnet18", output_stride=7), ValueError,
+     ("output_stride 7", "valid choices: 8, 16, 32")),
+    ("os-bool", lambda: backbone("resnet18", output_stride=True), ValueError, ("True", "valid choices: 8, 16, 32")),
+    ("os-str", lambda: backbone("resnet18", output_stride="16"), ValueError, ("'16'", "valid choices: 8, 16, 32")),
+    ("os-swin", lambda: backbone(on_meta(torchvision.models.swin_t), output_stride=16), ValueError,
+     ("SwinTransformer cannot be dilated", *DILATABLE_NAMES)),
+    ("os-vit", lambda: backbone(on_meta(torchvision.models.vit_b_16), output_stride=8), ValueError,
+     ("VisionTransformer cannot be dilated", *DILATABLE_NAMES)),
+    ("os-vgg", lambda: backbone(on_meta(torchvision.models.vgg16), output_stride=8), ValueError,
+     ("VGG cannot be dilated", *DILATABLE_NAMES)),
+    ("os-resnet-already-dilated", lambda: backbone(on_meta(
+        torchvision.models.resnet50, replace_stride_with_dilation=[False, True, True]), output_stride=8),
+     ValueError, ("already dilated", "layer3.1.conv2", "(2, 2)", "replace_stride_with_dilation", "output_stride")),
+    ("os-32-already-dilated", lambda: backbone(on_meta(
+        torchvision.models.resnet50, replace_stride_with_dilation=[False, False, True])),
+     ValueError, ("already dilated", "layer4.1.conv2", "output_stride=16 or 8")),
+    ("os-mobilenet-already-dilated", lambda: backbone(on_meta(
+        torchvision.models.mobilenet_v3_large, dilated=True), output_stride=16), ValueError,
+     ("already dilated", "features.13", "dilated=True")),
+    ("deeplab-body", lambda: DeepLab(nn.Linear(2, 2), 3), TypeError, ("feature_info", "Linear")),
+    ("deeplab-os32", lambda: DeepLab(pyramid("resnet18"), 3), ValueError, ("output stride 32", "output_stride=8")),
+    ("deeplab-classes", lambda: DeepLab(os8_pyramid(), 0), ValueError, ("num_classes", "got 0")),
+    ("deeplab-rates", lambda: DeepLab(os8_pyramid(), 3, atrous_rates=12), TypeError, ("atrous_rates", "12")),
+    ("deeplab-rate-zero", lambda: DeepLab(os8_pyramid(), 3, atrous_rates=(6, 0)), ValueError,
+     ("atrous rate", "got 0")),
+):
+    CASES[f"os-{label}"] = Case(call, error, words)
 
 
 # Issue 20: a pyramid of another dtype than the FPN's weights (torch said "Input type (double) and

@@ -9,11 +9,17 @@ its rounding (``ceil`` for padded stride-2 convs, ``floor`` for unpadded patchif
 is what the odd sizes show. The pyramid shares the model's modules (``body`` *is* the model), so
 the model's weights, frozen or not, are the ones used; the head stays in ``body`` so that a
 torchvision state dict loads into ``pyramid.body`` strictly. ViT has no stages: see
-``simple_pyramid.py``.
+``vit.py``.
+
+``output_stride=16`` or ``8`` dilates the deeper stages instead of striding them (``dilation.py``):
+on a copy of a model passed in (the caller's model keeps computing what it computed), on the
+model itself when built from a name.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Callable
 
 import torch
@@ -21,8 +27,11 @@ import torchvision
 from torch import nn
 from torchvision import models as tvm
 
-from backbones_tutorial.checks import check_batch
+from backbones_tutorial.checks import check_batch, check_choice
+from backbones_tutorial.models.resnet import DeclaresLevels
 from backbones_tutorial.models.resnet import ResNet as PackageResNet
+from backbones_tutorial.pyramids.dilation import OUTPUT_STRIDES, apply_dilation, check_undilated, plan_dilation
+from backbones_tutorial.pyramids.levels import Levels
 from backbones_tutorial.pyramids.probe import Step, find_levels
 from backbones_tutorial.registry import PYRAMIDS
 
@@ -71,16 +80,32 @@ class Pyramid(nn.Module):
 
     ``feature_info[k].rounding`` is how level ``k``'s side follows from level ``k - 1``'s (the
     input's for ``k = 0``): Swin's patchify stem floors, its patch merging rounds up, so a side
-    is chained level by level (``contract.level_sizes``).
+    is chained level by level (``Levels.sizes``).
+
+    With ``output_stride`` 16 or 8 the stages past it are dilated in ``model`` itself (checked
+    first, changed only if every change is possible); each level keeps its stage (found on the
+    undilated model) and ``feature_info[k].dilation`` says what stride it gave up.
     """
 
-    def __init__(self, model: nn.Module, steps: list[Step], family: str) -> None:
+    def __init__(self, model: nn.Module, steps: list[Step], family: str, output_stride: int = 32) -> None:
         super().__init__()
         self.body = model  # shared, not copied: the model's weights are the pyramid's
         self.family = family
         self.steps = steps
+        self.output_stride = output_stride
         self.in_channels = _first_conv(model).in_channels
-        ends, self.feature_info = find_levels(model, steps, self.in_channels)
+        if output_stride == 32:
+            check_undilated(model)  # its stages would merge where the resolution stops changing
+            ends, self.feature_info = find_levels(model, steps, self.in_channels)
+        else:
+            plan = plan_dilation(model, family, output_stride)  # every check, no change
+            ends, undilated = find_levels(model, steps, self.in_channels)
+            apply_dilation(plan)
+            ends, dilated = find_levels(model, steps, self.in_channels, ends=ends)  # read again
+            self.feature_info = Levels(dataclasses.replace(f, dilation=u.reduction // f.reduction)
+                                       for f, u in zip(dilated, undilated, strict=True))
+            if isinstance(model, DeclaresLevels) and model.feature_info.names == self.feature_info.names:
+                model.__dict__["_levels"] = list(self.feature_info)  # its own declaration, kept true
         self.steps = steps[: ends[-1] + 1]  # the head is never called
         self.ends = frozenset(ends)
         self.fixed_size: tuple[int, int] | None = None
@@ -142,9 +167,16 @@ def build_on_meta(name: str) -> nn.Module:
         return build_torchvision(name)
 
 
-def backbone(model_or_name: nn.Module | str) -> nn.Module:
+def backbone(model_or_name: nn.Module | str, output_stride: int = 32) -> nn.Module:
     """The feature pyramid of a torchvision classification model (or of its builder's name, built
-    with ``weights=None``): forward returns NCHW maps fine to coarse; ``feature_info`` says what."""
+    with ``weights=None``): forward returns NCHW maps fine to coarse; ``feature_info`` says what.
+
+    ``output_stride`` (32, 16 or 8) is the coarsest reduction: below 32 the deeper stages are
+    dilated instead of strided (ResNet, MobileNetV3, EfficientNet, RegNet, ConvNeXt; see
+    ``dilation.py``). A model passed in is then copied (``copy.deepcopy``) and the copy dilated, so
+    the caller's model is left as it was; at 32 the pyramid shares the caller's model."""
+    check_choice(output_stride, OUTPUT_STRIDES, "output_stride")
+    built = isinstance(model_or_name, str)
     if isinstance(model_or_name, str):
         if model_or_name not in PYRAMIDS:
             raise ValueError(f"unknown backbone {model_or_name!r}; valid choices: {', '.join(PYRAMIDS)}")
@@ -154,7 +186,13 @@ def backbone(model_or_name: nn.Module | str) -> nn.Module:
                         f"{type(model_or_name).__name__}; valid names: {', '.join(PYRAMIDS)}")
     family = family_of(model_or_name)
     if family == "VisionTransformer":
+        if output_stride != 32:
+            plan_dilation(model_or_name, family, output_stride)  # refused, naming the families that can
         from backbones_tutorial.pyramids.vit import ViTSimplePyramid
 
         return ViTSimplePyramid(model_or_name)
-    return Pyramid(model_or_name, FAMILIES[family][1](model_or_name), family)
+    if output_stride != 32:
+        plan_dilation(model_or_name, family, output_stride)  # refused here, before any copy, if it must be
+        if not built:
+            model_or_name = copy.deepcopy(model_or_name)
+    return Pyramid(model_or_name, FAMILIES[family][1](model_or_name), family, output_stride)

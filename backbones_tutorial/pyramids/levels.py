@@ -50,17 +50,22 @@ def level_size(size: int, reduction: int, rounding: str) -> int:
 
 @dataclass(frozen=True)
 class FeatureInfo:
-    """One level of a pyramid: its name, channel count and reduction (stride), e.g. 32 for H/32."""
+    """One level of a pyramid: its name, channel count and reduction (stride), e.g. 32 for H/32.
+
+    ``dilation`` is the stride the level gave up to dilated convolutions (``backbone(...,
+    output_stride=8)``): its reduction without dilation would be ``reduction * dilation``. A dilated
+    level has its predecessor's reduction, hence its size."""
 
     name: str
     channels: int
     reduction: int
     rounding: str = "ceil"  # how the level's side follows from the previous level's: see Levels.sizes
+    dilation: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"FeatureInfo needs a non-empty name, got {self.name!r}")
-        for field in ("channels", "reduction"):
+        for field in ("channels", "reduction", "dilation"):
             value = getattr(self, field)
             if not is_int(value):
                 raise ValueError(f"FeatureInfo {self.name!r}: {field} must be a positive int, got {value!r}")
@@ -115,7 +120,8 @@ class Levels(tuple[FeatureInfo, ...]):
         return super().__getitem__(index)  # a reversed one is a plain tuple
 
     def __repr__(self) -> str:
-        return "Levels(" + ", ".join(f"{f.name}: {f.channels} ch, /{f.reduction}" for f in self) + ")"
+        return "Levels(" + ", ".join(f"{f.name}: {f.channels} ch, /{f.reduction}"
+                                     + (f" (dilation {f.dilation})" if f.dilation > 1 else "") for f in self) + ")"
 
     @property
     def names(self) -> list[str]:
@@ -128,6 +134,10 @@ class Levels(tuple[FeatureInfo, ...]):
     @property
     def reductions(self) -> list[int]:
         return [f.reduction for f in self]
+
+    @property
+    def dilations(self) -> list[int]:
+        return [f.dilation for f in self]
 
     def select(self, names: Iterable[str]) -> Levels:
         """The levels called ``names``, in pyramid order; an unknown name is an error."""

@@ -79,8 +79,12 @@ PROBE = 256  # a multiple of every reduction up to 256, so each level's reductio
 PROBES = ((PROBE, 255), (225, 133), (135, 231), (243, 249), (197, 201), (169, 171))
 
 
-def find_levels(body: nn.Module, steps: list[Step], in_channels: int) -> tuple[list[int], Levels]:
-    """The index of the step closing each level, and the levels (read from the tensors of probes)."""
+def find_levels(body: nn.Module, steps: list[Step], in_channels: int,
+                ends: list[int] | None = None) -> tuple[list[int], Levels]:
+    """The index of the step closing each level, and the levels (read from the tensors of probes).
+
+    A level is the last step at each resolution, unless ``ends`` names the steps: a dilated model
+    keeps one resolution over several stages, so its levels are the ends found on it undilated."""
     probe = _AllSteps(body, steps)
 
     def sides(h: int, w: int) -> list[tuple[int, int, int]]:
@@ -89,11 +93,12 @@ def find_levels(body: nn.Module, steps: list[Step], in_channels: int) -> tuple[l
         return [(o.shape[1], o.shape[2], o.shape[3]) for o in outs]  # (C, H, W) of each step
 
     first = sides(*PROBES[0])
-    ends = [i for i, (_c, h, _w) in enumerate(first)
-            if h < PROBE and (i + 1 == len(first) or first[i + 1][1] != h)]
+    if ends is None:
+        ends = [i for i, (_c, h, _w) in enumerate(first)
+                if h < PROBE and (i + 1 == len(first) or first[i + 1][1] != h)]
     reductions = [PROBE // first[i][1] for i in ends]
     factors = [r // p for r, p in zip(reductions, [1, *reductions[:-1]], strict=True)]
-    roundings: list[str | None] = [None] * len(ends)
+    roundings: list[str | None] = [None if f > 1 else "ceil" for f in factors]  # a dilated level: either
     for j, (h, w) in enumerate(PROBES):  # each level's step from the previous one: ceil or floor?
         measured = first if j == 0 else sides(h, w)
         for dim, n in ((1, h), (2, w)):

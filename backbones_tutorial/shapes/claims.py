@@ -213,7 +213,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("vit_b_16_pyramid", (3, 224, 224), (S("body", (), 86_567_656), S("scales", (), 2_655_936)),
           ((192, 56, 56), (384, 28, 28), (768, 14, 14), (768, 7, 7)), 89_223_592),
     # --- Chapter 8: the U-Net's decoder at the training size, 67 x 83 (not a multiple of 32) ---
-    # Its backbone is segment.segmentation_backbone: the pyramid with fc replaced by Identity, so it
+    # Its backbone is training.segmentation_backbone: the pyramid with fc replaced by Identity, so it
     # holds ResNet18 less fc (11,689,512 - 513,000 = 11,176,512); torchinfo reports its first
     # returned tensor, the stem. Level sides by the conv arithmetic (ceil(n / r) for ResNet):
     # H 67 -> 34 -> 17 -> 9 -> 5 -> 3, W 83 -> 42 -> 21 -> 11 -> 6 -> 3. Each decoder block is a
@@ -239,4 +239,27 @@ CLAIMS: tuple[Claim, ...] = (
            S("decoder.blocks.3", (16, 33, 41), 13_856), S("decoder.image", (16, 67, 83), 464),
            S("decoder.final", (16, 67, 83), 4_640), S("decoder.head", (5, 67, 83), 85)),
           ((5, 67, 83),), 16_190_309, expand=("decoder", "decoder.blocks")),
+    # --- Output stride: dilated instead of strided (pyramids.dilation), at 225 x 300 ------------
+    # Conv arithmetic: a 3x3 conv with stride 1, dilation d and padding d keeps the side
+    # (n + 2d - 2d - 1) + 1 = n, so past the output stride every level keeps the previous one's size.
+    # ResNet18 at output stride 8: H 225 -> 113 (conv1 7x7/2 p3) -> 57 (maxpool 3x3/2 p1) -> 29
+    # (layer2 3x3/2 p1), then layer3 (dilation 2) and layer4 (dilation 4) stay at 29; W 300 -> 150
+    # -> 75 -> 38. Dilation adds no parameter: the total is torchvision's num_params for resnet18.
+    Claim("resnet18_os8_pyramid", (3, 225, 300), (S("body", (), 11_689_512),),
+          ((64, 113, 150), (64, 57, 75), (128, 29, 38), (256, 29, 38), (512, 29, 38)), 11_689_512),
+    # MobileNetV3-Large at output stride 16 (torchvision's dilated=True): widths 16, 24, 40, 112 and
+    # the 1x1 conv 960 (Howard et al. 2019, table 1); H 225 -> 113 (stem 3x3/2 p1) -> 57 (3x3/2 p1)
+    # -> 29 (5x5/2 p2) -> 15 (3x3/2 p1), then the last stage (5x5, dilation 2, padding 4) stays at
+    # 15; W 300 -> 150 -> 75 -> 38 -> 19. Total: torchvision's num_params for mobilenet_v3_large.
+    Claim("mobilenet_v3_large_os16_pyramid", (3, 225, 300), (S("body", (), 5_483_032),),
+          ((16, 113, 150), (24, 57, 75), (40, 29, 38), (112, 15, 19), (960, 15, 19)), 5_483_032),
+    # A DeepLabv3 head (21 classes, 256 channels) on ResNet18 at output stride 8. The head's
+    # parameters: ASPP's 1x1 branch 512*256 + 2*256 = 131,584; three 3x3 branches 3 * (9*512*256 +
+    # 512) = 3,540,480; the pooling branch 131,584; the projection 5*256*256 + 512 = 328,192; the
+    # 3x3 conv 9*256*256 + 512 = 590,336; the classifier 256*21 + 21 = 5,397: 4,727,573 in all.
+    # Its logits are at the coarsest level's size (29 x 38), upsampled to the input's.
+    # torchinfo reports the first tensor of a child that returns several (the pyramid's stem).
+    Claim("resnet18_os8_deeplab", (3, 225, 300),
+          (S("backbone", (64, 113, 150), 11_689_512), S("head", (21, 29, 38), 4_727_573)),
+          ((21, 225, 300),), 16_417_085),
 )
