@@ -301,6 +301,9 @@ def add_segment_commands(commands: argparse._SubParsersAction, raw: type[argpars
     freezing.add_argument("--pretrained", default=None, help="a checkpoint written by the pretrain command")
     freezing.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
     freezing.add_argument("--out", default="book/data/segment.json", help="JSON file to write")
+    for command in (segment, freezing):  # pretrain has its own loss (the shares of pixels)
+        command.add_argument("--loss", default="weighted-ce+dice", choices=("weighted-ce+dice", "ce+dice"),
+                             help="training loss (default: weighted-ce+dice, cross-entropy weighted by share^-1/2)")
 
 
 def run_segment(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
@@ -315,6 +318,8 @@ def run_segment(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
         cli.exit(2, f"error: --threads must be >= 1, got {args.threads}\n")
     common = {"backbone": args.backbone, "seconds": args.seconds, "max_steps": args.max_steps,
               "batch_size": args.batch_size}
+    if args.command != "pretrain":
+        common["loss"] = args.loss
     try:  # every argument is checked before anything is built or trained
         if args.command == "segment":
             settings = segment.TrainSettings(**common, freeze=args.freeze, seed=args.seed, pretrained=args.pretrained)

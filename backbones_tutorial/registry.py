@@ -75,6 +75,10 @@ MODELS: dict[str, Entry] = {
         # Chapter 7: pyramids of the modern families (``pyramids.backbone``), head kept in ``body``.
         *(Entry(f"{n}_pyramid", "backbones_tutorial.pyramids.backbone:backbone", {"model_or_name": n})
           for n in MODERN_PYRAMIDS),
+        # Chapter 8: the U-Net on the trained backbone (its classifier removed) and on VGG16's blocks.
+        Entry("unet_resnet18", "backbones_tutorial.segmentation.training:segmentation_unet", {"backbone": "resnet18"}),
+        Entry("unet_vgg16_blocks", "backbones_tutorial.segmentation.training:segmentation_unet",
+              {"backbone": "vgg16_blocks"}),
         # Output stride: the deeper stages dilated instead of strided, and a DeepLab head on them.
         Entry("resnet18_os8_pyramid", "backbones_tutorial.pyramids.backbone:backbone",
               {"model_or_name": "resnet18", "output_stride": 8}),

@@ -96,3 +96,32 @@ def test_claims_table_caption_names_the_model_by_its_title_not_its_registry_key(
     assert "basic_block_identity" not in table._repr_html_()
     with pytest.raises(ValueError, match="title must be a non-empty string"):
         claims_table("resnet34", title="  ")
+
+
+def test_expand_lists_the_decoder_blocks_by_their_dotted_paths_and_a_wrong_block_size_fails(zeroed_model):
+    model = zeroed_model("registry", "unet_resnet18")
+    plain = measure(model, (3, 67, 83))
+    assert [s.name for s in plain.stages] == ["backbone", "decoder"]
+    expanded = measure(model, (3, 67, 83), ("decoder", "decoder.blocks"))
+    assert [s.name for s in expanded.stages] == [
+        "backbone", *(f"decoder.blocks.{i}" for i in range(4)), "decoder.image", "decoder.final", "decoder.head"]
+    # the expanded rows hold exactly the decoder's parameters: nothing dropped, nothing counted twice
+    assert sum(s.params for s in expanded.stages[1:]) == plain.stages[1].params
+    claim = find_claim("unet_resnet18")
+    # a decoder block claimed at twice layer3's size (what 2x upsampling of layer4 would give)
+    wrong = dataclasses.replace(claim, stages=(claim.stages[0], Stage("decoder.blocks.0", (64, 6, 6), 442_496),
+                                               *claim.stages[2:]))
+    with pytest.raises(ClaimMismatch, match=r"claimed  Stage\(name='decoder.blocks.0', shape=\(64, 6, 6\)"):
+        check_claim(wrong, model)
+
+
+@pytest.mark.parametrize(("expand", "message"), [
+    (("decoder.blocks",), "expand names 'decoder.blocks' but not its parent 'decoder'"),
+    (("encoder",),
+     r"expand names 'encoder', which is not a submodule with children of UNet; .*\['backbone', 'decoder'\]"),
+    (("decoder.head",), "expand names 'decoder.head', which is not a submodule with children"),
+    ("decoder", "expand must be a tuple of dotted submodule paths"),
+])
+def test_a_bad_expand_is_named(zeroed_model, expand, message):
+    with pytest.raises(ValueError, match=message):
+        measure(zeroed_model("registry", "unet_resnet18"), (3, 67, 83), expand)

@@ -81,3 +81,34 @@ def test_bad_arguments_are_named(kwargs, message):
     args = {"stream": "train", "seed": 0, "n": 1, "size": (33, 35), **kwargs}
     with pytest.raises(ValueError, match=message):
         synthetic.dataset(**args)
+
+
+def test_the_pretraining_stream_has_other_pixel_statistics_but_the_same_classes_and_hues():
+    """The pretraining style is a domain shift: brighter backgrounds, darker objects; shapes and hues kept."""
+    target = synthetic.dataset("train", 0, 16, size=(45, 59))
+    pre = synthetic.dataset("pretrain", 0, 16, size=(45, 59))
+    bg_target, bg_pre = target.images.mean(axis=1)[target.masks == 0], pre.images.mean(axis=1)[pre.masks == 0]
+    # the styles' level ranges, (0.25, 0.7) and (0.65, 0.9), barely overlap: so do the backgrounds
+    assert bg_target.mean() < 0.55 < 0.7 < bg_pre.mean()
+    assert synthetic.PRETRAIN != synthetic.TARGET and synthetic.STYLES["valid"] == synthetic.STYLES["train"]
+    rgb = pre.images.transpose(0, 2, 3, 1)  # (N, H, W, 3)
+    for k, name in enumerate(synthetic.CLASSES[1:], start=1):
+        pixels = rgb[pre.masks == k]  # (P, 3)
+        assert len(pixels), name
+        high = [("R", "G", "B").index(c) for c in DOMINANT[name]]
+        low = [i for i in range(3) if i not in high]
+        objects = pixels[:, high].min(axis=1)
+        # mean brightness factors 0.575 against 0.9: about 0.64 of the target's, with room for noise
+        assert np.median(objects) < 0.8 * np.median(rgb[target.masks == k][:, high].min(axis=1)), f"{name}: darker"
+        assert (objects > pixels[:, low].max(axis=1)).mean() > 0.95, f"{name} keeps its hue"
+
+
+def test_the_target_streams_do_not_depend_on_the_pretraining_style():
+    """Changing the pretraining style leaves the training and held-out images bit for bit as they were."""
+    rng_a, rng_b = synthetic.rng_for("train", 5), synthetic.rng_for("train", 5)
+    a = synthetic.dataset_from(rng_a, 2, (33, 35))
+    b = synthetic.dataset_from(rng_b, 2, (33, 35), synthetic.STYLES["train"])
+    np.testing.assert_array_equal(a.images, b.images)
+    c = synthetic.dataset_from(synthetic.rng_for("train", 5), 2, (33, 35), synthetic.PRETRAIN)
+    np.testing.assert_array_equal(a.masks, c.masks)  # the same draws decide the shapes...
+    assert not np.allclose(a.images, c.images)  # ...and the style only the pixels

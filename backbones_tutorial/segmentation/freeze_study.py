@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pathlib
 import platform
 from collections.abc import Callable, Sequence
@@ -16,9 +17,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from backbones_tutorial.display import Table
-from backbones_tutorial.segmentation.training import FREEZE_MODES, TrainSettings, train
+from backbones_tutorial.segmentation import synthetic
+from backbones_tutorial.segmentation.training import FREEZE_MODES, TrainSettings, build_model, stat_shift, train
 
-__all__ = ["by_mode", "checkpoint_info", "load_study", "run_study", "save_study", "study_table"]
+__all__ = ["by_mode", "checkpoint_info", "load_study", "loss_table", "merge_losses", "pretrained_shift", "run_loss",
+           "run_study", "save_study", "study_table"]
 
 
 def run_study(base: TrainSettings, seeds: Sequence[int], modes: Sequence[str] = tuple(FREEZE_MODES),
@@ -34,8 +37,18 @@ def run_study(base: TrainSettings, seeds: Sequence[int], modes: Sequence[str] = 
         results.append(train(settings, progress).summary())
     return {"settings": dataclasses.asdict(base), "seeds": list(seeds), "modes": list(modes),
             "pretrained": checkpoint_info(base.pretrained) if base.pretrained else None,
+            "stat_shift": pretrained_shift(base) if base.pretrained else None,
             "machine": {"processor": platform.processor() or platform.machine(), "python": platform.python_version()},
             "runs": results}
+
+
+def pretrained_shift(base: TrainSettings) -> dict[str, dict[str, float]]:
+    """``stat_shift`` of the pretrained backbone, per stage, on the held-out (target) images and on
+    as many images of the pretraining stream: how far the target is from what the backbone saw."""
+    backbone = build_model(dataclasses.replace(base, freeze="none")).backbone
+    images = {"target": synthetic.validation_set(base.valid_images, base.size).images,
+              "pretrain": synthetic.dataset("pretrain", 10_000, base.valid_images, base.size).images}
+    return {name: stat_shift(backbone, x) for name, x in images.items()}
 
 
 def checkpoint_info(path: str | pathlib.Path) -> dict:
@@ -77,3 +90,52 @@ def study_table(record: dict) -> Table:
                f"{record['settings']['max_steps']} steps at most")
     return Table(("freeze", "mIoU (mean)", "mIoU (min-max)", "trainable", "ms / step", "BN drift"), tuple(rows),
                  caption)
+
+
+# --- the loss comparison (tools/compare_losses.py writes book/data/losses.json) ---------------------
+
+def run_loss(base: TrainSettings, loss: str, seeds: Sequence[int],
+             progress: Callable[[str], None] | None = None) -> dict:
+    """Train ``base`` with ``loss`` once per seed; the runs of a loss comparison record."""
+    if not seeds:
+        raise ValueError("need at least one seed, got none")
+    runs = [dataclasses.replace(base, loss=loss, seed=seed) for seed in seeds]  # checks them all
+    results = []
+    for settings in runs:
+        if progress is not None:
+            progress(f"loss={settings.loss} seed={settings.seed}")
+        load_before = _load()
+        result = train(settings, progress).summary()
+        results.append(result | {"load_average": [load_before, _load()]})
+    return {"settings": dataclasses.asdict(base), "seeds": list(seeds), "losses": [loss],
+            "machine": {"processor": platform.processor() or platform.machine(), "python": platform.python_version(),
+                        "cpus": os.cpu_count()},
+            "runs": results}
+
+
+def _load() -> float:
+    """The 1-minute load average (how busy the shared machine was), or -1 where there is none."""
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else -1.0
+
+
+def merge_losses(old: dict | None, new: dict) -> dict:
+    """``new``'s runs in place of ``old``'s runs of the same loss; the settings must agree."""
+    if old is None:
+        return new
+    old, new = json.loads(json.dumps(old)), json.loads(json.dumps(new))  # as saved: tuples become lists
+    if old["settings"] | {"loss": None} != new["settings"] | {"loss": None}:
+        raise ValueError(f"the records were trained with different settings: {old['settings']} vs {new['settings']}")
+    losses = [x for x in old["losses"] if x not in new["losses"]] + new["losses"]
+    runs = [r for r in old["runs"] if r["loss"] not in new["losses"]] + new["runs"]
+    return old | {"losses": losses, "runs": runs, "seeds": sorted({r["seed"] for r in runs})}
+
+
+def loss_table(record: dict) -> Table:
+    """Per loss and seed: held-out IoU of each class and mIoU, steps and time per step."""
+    classes = list(record["runs"][0]["iou"])
+    rows = tuple((r["loss"], str(r["seed"]), *(f"{r['iou'][c]:.2f}" for c in classes), f"{r['miou']:.3f}",
+                  str(r["steps"]), f"{1000 * r['seconds_per_step']:.0f}")
+                 for loss in record["losses"] for r in record["runs"] if r["loss"] == loss)
+    s = record["settings"]
+    caption = f"batch {s['batch_size']}, {s['max_steps']} steps or {s['seconds']:g} s, held-out IoU per class"
+    return Table(("loss", "seed", *classes, "mIoU", "steps", "ms / step"), rows, caption)

@@ -9,18 +9,23 @@ are 1 to 2 pixels wide: a decoder that only sees the stride-32 map cannot draw t
 
 The training stream and the held-out set come from different seed sequences
 (``numpy.random.default_rng([stream, seed])``), so no training seed reproduces the held-out set.
+
+The "pretrain" stream is drawn in another ``Style``: the same classes, shapes and hues on a
+bright, strongly striped background, with darker, noisier objects. A backbone pretrained there
+meets other pixel statistics in the target task (as ImageNet weights meet medical or satellite
+images), so its BatchNorm running statistics are not the target's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from backbones_tutorial.checks import is_int
 
-__all__ = ["BRIGHTNESS", "Batch", "CLASSES", "NOISE", "PALETTE", "SIZE", "STREAMS", "VALID_SEED", "check_image_size",
-           "dataset", "dataset_from", "draw", "rng_for", "validation_set"]
+__all__ = ["Batch", "CLASSES", "PALETTE", "PRETRAIN", "SIZE", "STREAMS", "STYLES", "Style", "TARGET", "VALID_SEED",
+           "check_image_size", "dataset", "dataset_from", "draw", "rng_for", "validation_set"]
 
 CLASSES = ("background", "circle", "rectangle", "triangle", "line")
 PALETTE = np.array([  # RGB in [0, 1] of each object class; the background is grey (index 0 unused)
@@ -33,8 +38,22 @@ PALETTE = np.array([  # RGB in [0, 1] of each object class; the background is gr
 SIZE = (67, 83)  # default image height and width: deliberately not multiples of 32
 STREAMS = {"train": 0, "valid": 1, "pretrain": 2}  # the first entry of each seed sequence
 VALID_SEED = 0  # the held-out set is always the same: stream "valid", seed 0
-BRIGHTNESS = (0.75, 1.05)  # each object's colour is PALETTE[class] times a factor from this range
-NOISE = 0.03  # standard deviation of the per-pixel noise on objects
+
+
+@dataclass(frozen=True)
+class Style:
+    """The pixel statistics of a stream: ranges of uniform draws, and noise levels."""
+
+    level: tuple[float, float] = (0.25, 0.7)  # the background's grey level
+    stripes: tuple[float, float] = (0.03, 0.12)  # the amplitude of its stripes
+    brightness: tuple[float, float] = (0.75, 1.05)  # each object's colour is PALETTE[class] times this
+    noise: float = 0.03  # standard deviation of the per-pixel noise on objects
+    name: str = field(default="target", compare=False)
+
+
+TARGET = Style()
+PRETRAIN = Style(level=(0.65, 0.9), stripes=(0.1, 0.25), brightness=(0.45, 0.7), noise=0.08, name="pretrain")
+STYLES = {"train": TARGET, "valid": TARGET, "pretrain": PRETRAIN}  # the style of each stream
 
 
 @dataclass(frozen=True)
@@ -52,12 +71,12 @@ def rng_for(stream: str, seed: int) -> np.random.Generator:
     return np.random.default_rng([STREAMS[stream], int(seed)])
 
 
-def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+def _background(rng: np.random.Generator, h: int, w: int, style: Style = TARGET) -> np.ndarray:
     """A (3, H, W) grey texture: level, stripes, blotches and noise, with a faint tint."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    level = rng.uniform(0.25, 0.7)
+    level = rng.uniform(*style.level)
     angle, period = rng.uniform(0, np.pi), rng.uniform(4, 20)
-    stripes = rng.uniform(0.03, 0.12) * np.sin(2 * np.pi * (xx * np.cos(angle) + yy * np.sin(angle)) / period)
+    stripes = rng.uniform(*style.stripes) * np.sin(2 * np.pi * (xx * np.cos(angle) + yy * np.sin(angle)) / period)
     coarse = rng.normal(0, 0.08, (h // 8 + 2, w // 8 + 2))  # blotches: coarse noise, upsampled
     blotches = np.kron(coarse, np.ones((8, 8)))[:h, :w]
     grey = level + stripes + blotches + rng.normal(0, 0.03, (h, w))  # (H, W)
@@ -93,19 +112,20 @@ def _shape_mask(rng: np.random.Generator, cls: int, h: int, w: int) -> np.ndarra
     return (yy - cy - t * dy) ** 2 + (xx - cx - t * dx) ** 2 <= (width / 2) ** 2
 
 
-def draw(rng: np.random.Generator, size: tuple[int, int] = SIZE, objects: tuple[int, int] = (2, 6)) -> Batch:
+def draw(rng: np.random.Generator, size: tuple[int, int] = SIZE, objects: tuple[int, int] = (2, 6),
+         style: Style = TARGET) -> Batch:
     """One image and its mask, with between ``objects[0]`` and ``objects[1]`` objects: distinct
     classes first, then classes at random."""
     h, w = size
-    image = _background(rng, h, w)  # (3, H, W)
+    image = _background(rng, h, w, style)  # (3, H, W)
     mask = np.zeros((h, w), dtype=np.int64)
     n = int(rng.integers(objects[0], objects[1] + 1))
     classes = rng.permutation(np.arange(1, len(CLASSES)))[:n].tolist()
     classes += rng.integers(1, len(CLASSES), max(0, n - len(classes))).tolist()
     for cls in rng.permutation(classes):
         region = _shape_mask(rng, int(cls), h, w)
-        colour = PALETTE[cls] * rng.uniform(*BRIGHTNESS)
-        image[:, region] = colour[:, None] + rng.normal(0, NOISE, (3, int(region.sum())))
+        colour = PALETTE[cls] * rng.uniform(*style.brightness)
+        image[:, region] = colour[:, None] + rng.normal(0, style.noise, (3, int(region.sum())))
         mask[region] = cls
     return Batch(np.clip(image, 0, 1).astype(np.float32)[None], mask[None])
 
@@ -115,12 +135,12 @@ def dataset(stream: str, seed: int, n: int, size: tuple[int, int] = SIZE) -> Bat
     check_image_size(size)
     if not is_int(n):
         raise ValueError(f"n must be a positive int, got {n!r}")
-    return dataset_from(rng_for(stream, seed), n, size)
+    return dataset_from(rng_for(stream, seed), n, size, STYLES[stream])
 
 
-def dataset_from(rng: np.random.Generator, n: int, size: tuple[int, int] = SIZE) -> Batch:
+def dataset_from(rng: np.random.Generator, n: int, size: tuple[int, int] = SIZE, style: Style = TARGET) -> Batch:
     """The next ``n`` images and masks drawn from ``rng`` (a training stream, batch by batch)."""
-    batches = [draw(rng, size) for _ in range(n)]
+    batches = [draw(rng, size, style=style) for _ in range(n)]
     return Batch(np.concatenate([b.images for b in batches]), np.concatenate([b.masks for b in batches]))
 
 

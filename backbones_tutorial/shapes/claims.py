@@ -3,7 +3,9 @@
 Each claim names a model of the registry (``registry.MODELS``), an input shape (one sample, batch left out),
 and for each top-level child in call order its output shape and parameter count, then the
 shape of every tensor the model returns (several for a feature extractor) and its total
-parameter count. ``measure_claims.check_claim`` measures the model
+parameter count. A child named in ``expand`` (a dotted path) is listed by its own children
+instead, named by their dotted paths (``decoder.blocks.0``): that is how the U-Net's decoder
+shows each of its blocks. ``measure_claims.check_claim`` measures the model
 with torchinfo and fails on any difference; the tests check every claim, and the chapters
 render their tables through the same function.
 
@@ -36,6 +38,7 @@ class Claim:
     stages: tuple[Stage, ...]
     outputs: tuple[tuple[int, ...], ...]  # shape of each returned tensor (one for a classifier)
     total_params: int
+    expand: tuple[str, ...] = ()  # dotted paths of children listed by their own children
 
 
 S = Stage
@@ -209,6 +212,33 @@ CLAIMS: tuple[Claim, ...] = (
     # 384 -> 192 (4*384*192 + 192 = 295,104): 2,655,936.
     Claim("vit_b_16_pyramid", (3, 224, 224), (S("body", (), 86_567_656), S("scales", (), 2_655_936)),
           ((192, 56, 56), (384, 28, 28), (768, 14, 14), (768, 7, 7)), 89_223_592),
+    # --- Chapter 8: the U-Net's decoder at the training size, 67 x 83 (not a multiple of 32) ---
+    # Its backbone is training.segmentation_backbone: the pyramid with fc replaced by Identity, so it
+    # holds ResNet18 less fc (11,689,512 - 513,000 = 11,176,512); torchinfo reports its first
+    # returned tensor, the stem. Level sides by the conv arithmetic (ceil(n / r) for ResNet):
+    # H 67 -> 34 -> 17 -> 9 -> 5 -> 3, W 83 -> 42 -> 21 -> 11 -> 6 -> 3. Each decoder block is a
+    # bias-free 3x3 conv (9 * c_in * c_out) and a BatchNorm (2 * c_out) at the size of the skip it
+    # meets; c_in = the block below plus the skip, c_out = max(16, skip / 4):
+    # blocks.0: 512 + 256 -> 64 at layer3's 5 x 6 (442,368 + 128); blocks.1: 64 + 128 -> 32 at
+    # 9 x 11 (55,296 + 64); blocks.2: 32 + 64 -> 16 at 17 x 21 (13,824 + 32); blocks.3: 16 + 64
+    # -> 16 at the stem's 34 x 42 (11,520 + 32); image: 3 -> 16 (432 + 32); final: 16 + 16 -> 16
+    # (4,608 + 32); head: a 1x1 conv 16 -> 5 with bias (85). Decoder: 528,453.
+    Claim("unet_resnet18", (3, 67, 83),
+          (S("backbone", (64, 34, 42), 11_176_512), S("decoder.blocks.0", (64, 5, 6), 442_496),
+           S("decoder.blocks.1", (32, 9, 11), 55_360), S("decoder.blocks.2", (16, 17, 21), 13_856),
+           S("decoder.blocks.3", (16, 34, 42), 11_552), S("decoder.image", (16, 67, 83), 464),
+           S("decoder.final", (16, 67, 83), 4_640), S("decoder.head", (5, 67, 83), 85)),
+          ((5, 67, 83),), 11_704_965, expand=("decoder", "decoder.blocks")),
+    # On VGG16's blocks, whose 2x2 pools round down (floor(n / r)): H 67 -> 33 -> 16 -> 8 -> 4 -> 2,
+    # W 83 -> 41 -> 20 -> 10 -> 5 -> 2. blocks.0: 512 + 512 -> 128 (1,179,648 + 256); blocks.1:
+    # 128 + 256 -> 64 (221,184 + 128); blocks.2: 64 + 128 -> 32 (55,296 + 64); blocks.3: 32 + 64
+    # -> 16 (13,824 + 32); image, final and head as above. Decoder: 1,475,621; VGG16's convs 14,714,688.
+    Claim("unet_vgg16_blocks", (3, 67, 83),
+          (S("backbone", (64, 33, 41), 14_714_688), S("decoder.blocks.0", (128, 4, 5), 1_179_904),
+           S("decoder.blocks.1", (64, 8, 10), 221_312), S("decoder.blocks.2", (32, 16, 20), 55_360),
+           S("decoder.blocks.3", (16, 33, 41), 13_856), S("decoder.image", (16, 67, 83), 464),
+           S("decoder.final", (16, 67, 83), 4_640), S("decoder.head", (5, 67, 83), 85)),
+          ((5, 67, 83),), 16_190_309, expand=("decoder", "decoder.blocks")),
     # --- Output stride: dilated instead of strided (pyramids.dilation), at 225 x 300 ------------
     # Conv arithmetic: a 3x3 conv with stride 1, dilation d and padding d keeps the side
     # (n + 2d - 2d - 1) + 1 = n, so past the output stride every level keeps the previous one's size.

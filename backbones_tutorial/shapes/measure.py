@@ -43,13 +43,15 @@ def _tensors(out: object) -> list[torch.Tensor]:
     raise TypeError(f"a forward should return a tensor, or a list, tuple or dict of them, got {type(out).__name__}")
 
 
-def measure(model: nn.Module, input_shape: tuple[int, ...]) -> Measurement:
+def measure(model: nn.Module, input_shape: tuple[int, ...], expand: tuple[str, ...] = ()) -> Measurement:
     """Measure one sample of ``input_shape``: torchinfo gives each top-level child's output and
     parameters (a child called twice, like a block's ``relu``, is listed at its first call), and
-    a forward pass gives the shape of every tensor the model returns.
+    a forward pass gives the shape of every tensor the model returns. A child whose dotted path
+    is in ``expand`` is replaced by its own children (recursively, when they are named too).
     """
     check_type(model, nn.Module, "model")
     _check_input_shape(input_shape)
+    _check_expand(model, expand)
     was_training = model.training
     returned: list[object] = []  # what torchinfo's one forward returned, caught by a hook
     hook = model.register_forward_hook(lambda _m, _i, out: returned.append(out))
@@ -65,12 +67,38 @@ def measure(model: nn.Module, input_shape: tuple[int, ...]) -> Measurement:
         model.train(was_training)
     outputs = tuple(tuple(t.shape[1:]) for t in _tensors(returned[-1]))
     _top, *layers = stats.summary_list
+    paths = {id(layer): _path(layer) for layer in layers}
     stages = tuple(
-        Stage(layer.var_name, tuple(layer.output_size[1:]), layer.num_params)
+        Stage(paths[id(layer)], tuple(layer.output_size[1:]), layer.num_params)
         for layer in layers
-        if layer.depth == 1 and not layer.is_recursive
+        if not layer.is_recursive and paths[id(layer)] not in expand
+        and (layer.depth == 1 or paths[id(layer)].rpartition(".")[0] in expand)
     )
     return Measurement(stages, outputs, stats.total_params)
+
+
+def _path(layer: object) -> str:
+    """The dotted path of a torchinfo row below the model (``decoder.blocks.0``)."""
+    names = []
+    while getattr(layer, "depth", 0) > 0:
+        names.append(str(layer.var_name))  # type: ignore[attr-defined]
+        layer = layer.parent_info  # type: ignore[attr-defined]
+    return ".".join(reversed(names))
+
+
+def _check_expand(model: nn.Module, expand: object) -> None:
+    """``expand`` names submodules of ``model`` that have children, each with its parent expanded too."""
+    submodules = dict(model.named_modules())
+    if not isinstance(expand, tuple) or not all(isinstance(e, str) for e in expand):
+        raise ValueError(f"expand must be a tuple of dotted submodule paths, e.g. ('decoder',); got {expand!r}")
+    for name in expand:
+        parent = name.rpartition(".")[0]
+        if name not in submodules or not name or not any(True for _ in submodules[name].children()):
+            raise ValueError(f"expand names {name!r}, which is not a submodule with children of "
+                             f"{type(model).__name__}; valid choices: top-level children with children, "
+                             f"e.g. {[n for n, m in model.named_children() if any(True for _ in m.children())]}")
+        if parent and parent not in expand:
+            raise ValueError(f"expand names {name!r} but not its parent {parent!r}: list the parent first")
 
 
 def _check_input_shape(input_shape: object) -> tuple[int, ...]:
@@ -100,7 +128,7 @@ def check_claim(claim: Claim, model: nn.Module | None = None) -> Measurement:
     if model is not None:
         check_type(model, nn.Module, "model")
     model = MODELS[claim.model].build() if model is None else model
-    measured = measure(model, claim.input_shape)
+    measured = measure(model, claim.input_shape, claim.expand)
     problems = []
     claimed_names = [s.name for s in claim.stages]
     measured_names = [s.name for s in measured.stages]
