@@ -9,6 +9,7 @@ import pathlib
 import sys
 from typing import TYPE_CHECKING
 
+from backbones_tutorial.extractors.freeze_modes import FREEZE_MODES
 from backbones_tutorial.registry import PREDICTABLE, SHAPES_CHOICES
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ MAIN_EXAMPLE = f"""\
 examples:
   {PROG} shapes resnet50 --size 225 300
   {PROG} bench --quick --device cpu
-  {PROG} segment --freeze bn-eval --seed 1
+  {PROG} segment --freeze eval --seed 1
 
 Each command describes its options: {PROG} shapes --help."""
 
@@ -249,7 +250,7 @@ backbone's BatchNorm running means moved, in initial standard deviations)."""
 SEGMENT_EXAMPLE = f"""\
 examples:
   {PROG} segment
-  {PROG} segment --freeze bn-eval --pretrained segment-results/resnet18.pt --seed 1"""
+  {PROG} segment --freeze eval --pretrained segment-results/resnet18.pt --seed 1"""
 
 PRETRAIN_HELP = """\
 Pretrain a backbone on a related synthetic task (the share of the image each
@@ -261,7 +262,7 @@ example:
   {PROG} pretrain --out segment-results/resnet18.pt"""
 
 FREEZING_HELP = """\
-Compare the freeze modes (none, requires-grad, frozen-bn, bn-eval) over
+Compare the freeze modes (none, train, frozen, eval) over
 several seeds from one pretrained backbone, with a small batch, and write
 the results as JSON (the file chapter 8 reads)."""
 
@@ -282,12 +283,13 @@ def _add_training_options(command: argparse.ArgumentParser, seconds: float, step
 
 
 def add_segment_commands(commands: argparse._SubParsersAction, raw: type[argparse.HelpFormatter]) -> None:
-    freeze_modes = ("none", "requires-grad", "frozen-bn", "bn-eval")
     segment = commands.add_parser("segment", help="train and evaluate a U-Net on the synthetic task",
                                   formatter_class=raw, description=SEGMENT_HELP, epilog=SEGMENT_EXAMPLE)
     _add_training_options(segment, seconds=90, steps=100, batch=8)
-    segment.add_argument("--freeze", default="none", choices=freeze_modes,
-                         help="how the backbone is frozen (default: none, full fine-tuning)")
+    segment.add_argument("--freeze", default="none", choices=FREEZE_MODES,
+                         help="how the backbone is frozen: none (full fine-tuning, the default), or freeze() with "
+                              "that BatchNorm mode: frozen (FrozenBatchNorm2d), eval (held in eval mode), train "
+                              "(left alone: requires_grad only, the pitfall)")
     segment.add_argument("--seed", type=int, default=0, help="seed of the model and the training stream")
     segment.add_argument("--pretrained", default=None, help="a checkpoint written by the pretrain command")
     pretrain = commands.add_parser("pretrain", help="pretrain a backbone on a related synthetic task",

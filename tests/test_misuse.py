@@ -397,8 +397,8 @@ for label, call, error, words in (
     ("unet-classes", lambda: UNetDecoder(pyramid("resnet18").feature_info, 0), ValueError,
      ("num_classes must be a positive int", "got 0")),
     ("unet-backbone", lambda: UNet(nn.Linear(2, 2), 5), (TypeError, ValueError), ("feature_info",)),
-    ("settings-freeze", lambda: TrainSettings(freeze="frozen"), ValueError,
-     ("'frozen'", "valid choices", "'frozen-bn'")),
+    ("settings-freeze", lambda: TrainSettings(freeze="frozen-bn"), ValueError,  # the old command-line word
+     ("'frozen-bn'", "valid choices", "'frozen'")),
     ("settings-backbone", lambda: TrainSettings(backbone="vgg11"), ValueError, ("'vgg11'", "valid choices")),
     ("settings-seed", lambda: TrainSettings(seed=-1), ValueError, ("seed", ">= 0", "-1")),
     ("settings-seconds", lambda: TrainSettings(seconds=0), ValueError, ("seconds", ">= 0.1", "got 0")),

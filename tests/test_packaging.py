@@ -57,12 +57,19 @@ def test_a_non_editable_wheel_holds_every_subpackage(tmp_path):
     """Colab installs the package from the repository without ``-e``: the wheel must carry every
     subpackage (``pyproject.toml`` finds them), and each must import from the installed copy."""
     import pkgutil
+    import shutil
     import subprocess
     import sys
 
     root = pathlib.Path(__file__).resolve().parents[1]
+    source_tree = tmp_path / "src"  # a copy, so that the build leaves no build/ folder in the checkout
+    source_tree.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(root / name, source_tree / name)
+    shutil.copytree(root / "backbones_tutorial", source_tree / "backbones_tutorial",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp_path / "dist"), str(root)], check=True, capture_output=True, timeout=300)
+                    "-w", str(tmp_path / "dist"), str(source_tree)], check=True, capture_output=True, timeout=300)
     (wheel,) = (tmp_path / "dist").glob("backbones_tutorial-*.whl")
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],

@@ -11,6 +11,7 @@ from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
 from backbones_tutorial.__main__ import main
+from backbones_tutorial.extractors.freeze_modes import FREEZE_MODES
 from backbones_tutorial.segmentation import synthetic
 from backbones_tutorial.segmentation import training as segment
 
@@ -32,9 +33,9 @@ def moved(before: dict, module: nn.Module, kind: str) -> bool:
 # mode -> (backbone weights move, backbone running statistics move, BatchNorm class left in the backbone)
 EXPECTED = {
     "none": (True, True, nn.BatchNorm2d),
-    "requires-grad": (False, True, nn.BatchNorm2d),  # the pitfall: statistics still follow the batches
-    "frozen-bn": (False, False, FrozenBatchNorm2d),
-    "bn-eval": (False, False, nn.BatchNorm2d),
+    "train": (False, True, nn.BatchNorm2d),  # the pitfall: statistics still follow the batches
+    "frozen": (False, False, FrozenBatchNorm2d),
+    "eval": (False, False, nn.BatchNorm2d),
 }
 
 
@@ -104,7 +105,7 @@ def test_iou_per_class_by_hand():
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"backbone": "resnet7"}, "unknown backbone 'resnet7'; valid choices: 'resnet18', 'resnet34'"),
-    ({"freeze": "all"}, "unknown freeze mode 'all'; valid choices: 'none', 'requires-grad', 'frozen-bn', 'bn-eval'"),
+    ({"freeze": "all"}, "unknown freeze mode 'all'; valid choices: 'none', 'frozen', 'eval', 'train'"),
     ({"batch_size": 1}, "batch_size must be an int >= 2, got 1"),
     ({"seconds": -1.0}, "seconds must be a number >= 0.1, got -1.0"),
     ({"seed": -3}, "seed must be an int >= 0, got -3"),
@@ -122,7 +123,7 @@ def test_pretrain_writes_a_checkpoint_that_loads_strictly_with_weights_only(tmp_
     info = segment.pretrain(dataclasses.replace(TINY, max_steps=1), path)
     assert info["steps"] == 1 and info["backbone"] == "resnet18"
     saved = torch.load(path, weights_only=True)["state_dict"]
-    model = segment.build_model(dataclasses.replace(TINY, pretrained=str(path), freeze="frozen-bn"))
+    model = segment.build_model(dataclasses.replace(TINY, pretrained=str(path), freeze="frozen"))
     assert torch.equal(model.backbone.layer4[1].conv2.weight, saved["layer4.1.conv2.weight"])
     assert torch.equal(model.backbone.layer1[0].bn1.running_var, saved["layer1.0.bn1.running_var"])
     with pytest.raises(ValueError, match="holds a 'resnet18' backbone, expected 'resnet34'"):
@@ -171,7 +172,7 @@ def test_the_command_defaults_are_the_settings_defaults():
     backbone_option = next(a for a in parser()._subparsers._group_actions[0].choices["segment"]._actions
                            if a.dest == "backbone")
     assert tuple(backbone_option.choices) == tuple(segment.BACKBONES)  # a new backbone needs both lines
-    assert args.freeze in segment.FREEZE_MODES and set(parser().parse_args(["segment"]).__dict__) >= {"threads"}
+    assert args.freeze in FREEZE_MODES and set(parser().parse_args(["segment"]).__dict__) >= {"threads"}
 
 
 @pytest.mark.parametrize("command", ["segment", "pretrain", "freezing"])

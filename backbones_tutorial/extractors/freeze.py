@@ -26,11 +26,11 @@ from torch.utils.hooks import RemovableHandle
 from torchvision.ops import FrozenBatchNorm2d
 
 from backbones_tutorial.checks import check_choice, check_names, check_type
+from backbones_tutorial.extractors.freeze_modes import BATCHNORM_MODES
 from backbones_tutorial.params import count_params
 
-__all__ = ["BATCHNORM_MODES", "FREEZABLE", "FreezeReport", "freeze", "trainable_report", "unfreeze"]
+__all__ = ["FREEZABLE", "FreezeReport", "freeze", "trainable_report", "unfreeze"]
 
-BATCHNORM_MODES = ("frozen", "eval", "train")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from torch import nn
 
 from backbones_tutorial.checks import check_choice
 
-__all__ = ["DILATABLE", "OUTPUT_STRIDES", "Dilation", "apply_dilation", "check_undilated", "plan_dilation"]
+__all__ = ["DILATABLE", "Dilation", "OUTPUT_STRIDES", "apply_dilation", "check_undilated", "plan_dilation"]
 
 OUTPUT_STRIDES = (8, 16, 32)  # 32: the classification network as it is
 

@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from backbones_tutorial.display import Table
+from backbones_tutorial.extractors.freeze_modes import FREEZE_MODES
 from backbones_tutorial.segmentation import synthetic
-from backbones_tutorial.segmentation.training import FREEZE_MODES, TrainSettings, build_model, stat_shift, train
+from backbones_tutorial.segmentation.training import TrainSettings, build_model, stat_shift, train
 
 __all__ = ["by_mode", "checkpoint_info", "load_study", "loss_table", "merge_losses", "pretrained_shift", "run_loss",
            "run_study", "save_study", "study_table"]

@@ -1,13 +1,14 @@
 """Train the U-Net on the synthetic task, evaluate it on the held-out set, and compare freezing.
 
-The four ways to treat the backbone (``FREEZE_MODES``), each through ``freeze.freeze`` on all of
-the backbone's children that hold parameters:
+The four ways to treat the backbone (``FREEZE_MODES``, the vocabulary of ``freeze()``): apart
+from ``"none"``, each is ``freeze(backbone, names, batchnorm=mode)`` on all of the backbone's
+children that hold parameters:
 
 - ``"none"``: full fine-tuning, everything trains;
-- ``"requires-grad"``: ``requires_grad_(False)`` only; BatchNorm still normalises with each
-  batch's statistics and keeps updating its running mean and variance (the pitfall);
-- ``"frozen-bn"``: and every BatchNorm replaced by torchvision's ``FrozenBatchNorm2d``;
-- ``"bn-eval"``: and every BatchNorm held in eval mode through ``model.train()``.
+- ``"train"``: ``requires_grad_(False)`` only; BatchNorm is left in train mode, so it still
+  normalises with each batch's statistics and keeps updating its running mean and variance (the pitfall);
+- ``"frozen"``: and every BatchNorm replaced by torchvision's ``FrozenBatchNorm2d``;
+- ``"eval"``: and every BatchNorm held in eval mode through ``model.train()``.
 
 ``bn_drift`` measures how far the backbone's running statistics moved during training: the mean
 over all its BatchNorm channels of ``|mean - mean_0| / sqrt(var_0 + eps)``, the shift of each
@@ -31,17 +32,17 @@ from torchvision.ops import FrozenBatchNorm2d
 
 from backbones_tutorial.checks import check_choice
 from backbones_tutorial.extractors.freeze import freeze
+from backbones_tutorial.extractors.freeze_modes import FREEZE_MODES
 from backbones_tutorial.params import count_params
 from backbones_tutorial.pyramids.levels import Levels
 from backbones_tutorial.pyramids.resnet import resnet_features
 from backbones_tutorial.segmentation import synthetic
 from backbones_tutorial.segmentation.unet import UNet
 
-__all__ = ["BACKBONES", "FREEZE_MODES", "LOSSES", "Result", "TrainSettings", "bn_drift", "bn_stats", "build_model",
-           "class_weights", "dice_loss", "fit", "iou_per_class", "loss_fn", "normalize", "predict", "pretrain",
+__all__ = ["BACKBONES", "LOSSES", "Result", "TrainSettings", "bn_drift", "bn_stats", "build_model", "class_weights",
+           "dice_loss", "fit", "iou_per_class", "loss_fn", "normalize", "predict", "pretrain",
            "segmentation_backbone", "segmentation_unet", "stat_shift", "train"]
 
-FREEZE_MODES = {"none": None, "requires-grad": "train", "frozen-bn": "frozen", "bn-eval": "eval"}
 # The backbones the command offers: each builds a randomly initialised pyramid with feature_info.
 BACKBONES: dict[str, Callable[[], nn.Module]] = {
     "resnet18": lambda: resnet_features(18),
@@ -141,10 +142,9 @@ def build_model(settings: TrainSettings) -> UNet:
             )
         backbone.load_state_dict(checkpoint["state_dict"], strict=True)
     model = UNet(backbone, num_classes=len(synthetic.CLASSES))
-    batchnorm = FREEZE_MODES[settings.freeze]
-    if batchnorm is not None:
+    if settings.freeze != "none":
         names = [n for n, m in backbone.named_children() if any(True for _ in m.parameters())]
-        freeze(backbone, names, batchnorm=batchnorm)
+        freeze(backbone, names, batchnorm=settings.freeze)
     return model
 
 
