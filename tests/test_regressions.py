@@ -90,3 +90,18 @@ def test_every_module_that_checks_its_input_registers_the_check_with_torch_fx():
         for check in ("check_batch", "check_pyramid", "check_shortcut"):
             if path.name != "checks.py" and re.search(rf"^\s+(?:\w+ = )?{check}\(", text, re.M):
                 assert f'torch.fx.wrap("{check}")' in text, f"{path.relative_to(root)} calls {check} without fx.wrap"
+
+
+def test_resnet_feature_info_reads_the_dilation_of_a_resnet_dilated_by_torchvision():
+    """Before: a ResNet50 built with ``replace_stride_with_dilation`` got the right reductions but
+    no dilation. Expected values: torchvision's rule, layer3 and layer4 at dilations 2 and 4."""
+    from backbones_tutorial.models.resnet import resnet_feature_info
+    from backbones_tutorial.pyramids.resnet import ResNetBackbone
+
+    model = torchvision.models.resnet50(weights=None, replace_stride_with_dilation=[False, True, True]).eval()
+    info = resnet_feature_info(model)
+    assert info.reductions == [2, 4, 8, 8, 8] and info.dilations == [1, 1, 1, 2, 4]
+    assert info == backbone("resnet50", output_stride=8).feature_info  # the package's own dilation agrees
+    with torch.no_grad():
+        maps = ResNetBackbone(model)(torch.randn(1, 3, 65, 97))
+    info.check(maps, 65, 97)

@@ -63,7 +63,9 @@ def resnet_feature_info(model: nn.Module) -> Levels:
     """The ``feature_info`` of any ResNet: its own declaration if it has one, else read from the
     modules of a torchvision ResNet built elsewhere. A stage changes its channel count only
     through the projection of its first block (ResNet adds one exactly when the shape changes),
-    so the count is that projection's, or the previous level's."""
+    so the count is that projection's, or the previous level's. A stage that torchvision dilated
+    instead of striding (``replace_stride_with_dilation``) keeps its predecessor's reduction and
+    declares the dilation of its convolutions."""
     declared = getattr(model, "feature_info", None)
     if isinstance(declared, Levels):
         return declared
@@ -75,11 +77,12 @@ def resnet_feature_info(model: nn.Module) -> Levels:
     levels = [FeatureInfo("stem", conv1.out_channels, _stride(conv1))]
     reduction, channels = levels[0].reduction * _stride(maxpool), levels[0].channels
     for name in STAGES:
-        first = getattr(model, name)[0]
+        first, last = getattr(model, name)[0], getattr(model, name)[-1]
         if first.downsample is not None:
             channels = first.downsample[0].out_channels
-        reduction *= first.stride
-        levels.append(FeatureInfo(name, channels, reduction, rounding="ceil"))
+        reduction *= first.stride  # 1 for a stage dilated instead of strided (replace_stride_with_dilation)
+        dilation = last.conv2.dilation[0]  # the stride given up so far: its last block's 3x3 conv says it
+        levels.append(FeatureInfo(name, channels, reduction, rounding="ceil", dilation=dilation))
     return Levels(levels)
 
 
