@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from backbones_tutorial.extractors.freeze_modes import FREEZE_MODES
-from backbones_tutorial.registry import PREDICTABLE, SHAPES_CHOICES
+from backbones_tutorial.registry import DEPLOY_MODELS, DEPLOY_TOOLS, PREDICTABLE, SHAPES_CHOICES
 
 if TYPE_CHECKING:
     from backbones_tutorial.display import Table
@@ -45,10 +45,26 @@ examples:
   the run that chapter 6 shows:
     {PROG} bench --out book/data/bench.json --plot bench.png"""
 
+DEPLOY_HELP = """\
+Can I deploy this pyramid? For the smallest model of each family of backbone(),
+apply each deployment tool (torch.compile with inductor, default and
+fullgraph; torch.export and ONNX with dynamic H and W, the ONNX run in ONNX
+Runtime; deepcopy + EMA; channels_last + bf16 autocast) at one odd input size
+and compare with eager at a second odd size: the outcome, the largest
+difference and the tolerance of each cell, with the versions and the machine,
+written as JSON (the file chapter 7 reads). On the CPU; the compiles take
+minutes."""
+
+DEPLOY_EXAMPLE = f"""\
+examples:
+  {PROG} deploy --out book/data/deploy.json
+  {PROG} deploy --family ResNet --family VGG --out deploy-results/deploy.json"""
+
 MAIN_EXAMPLE = f"""\
 examples:
   {PROG} shapes resnet50 --size 225 300
   {PROG} bench --quick --device cpu
+  {PROG} deploy --family ResNet --out deploy-results/deploy.json
   {PROG} segment --freeze eval --seed 1
 
 Each command describes its options: {PROG} shapes --help."""
@@ -74,7 +90,7 @@ def parser() -> argparse.ArgumentParser:
         prog=PROG, description=DESCRIPTION, epilog=MAIN_EXAMPLE, formatter_class=raw
     )
     commands = main_parser.add_subparsers(dest="command", required=True,
-                                          metavar="{shapes,bench,segment,pretrain,freezing}")
+                                          metavar="{shapes,bench,deploy,segment,pretrain,freezing}")
     shapes = commands.add_parser(
         "shapes", help="print each stage's output shape, stride and parameters", formatter_class=raw,
         description=SHAPES_HELP,
@@ -108,6 +124,17 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=pathlib.Path, default=pathlib.Path("bench-results/bench.json"),
                        help="JSON file to write (default: bench-results/bench.json)")
     bench.add_argument("--plot", type=pathlib.Path, default=None, help="also draw the ratios to this PNG file")
+    deploy = commands.add_parser(
+        "deploy", help="check which families' pyramids compile, export and run in ONNX Runtime",
+        formatter_class=raw, description=DEPLOY_HELP, epilog=DEPLOY_EXAMPLE,
+    )
+    deploy.add_argument("--family", action="append", choices=tuple(DEPLOY_MODELS), metavar="FAMILY",
+                        help="a family to check (repeat for more; default: all): " + ", ".join(DEPLOY_MODELS))
+    deploy.add_argument("--tool", action="append", choices=DEPLOY_TOOLS, metavar="TOOL",
+                        help="a tool to check (repeat for more; default: all): " + ", ".join(DEPLOY_TOOLS))
+    deploy.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    deploy.add_argument("--out", type=pathlib.Path, default=pathlib.Path("deploy-results/deploy.json"),
+                        help="JSON file to write (default: deploy-results/deploy.json)")
     add_segment_commands(commands, raw)  # issue 13: segment, pretrain, freezing
     return main_parser
 
@@ -160,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             cli.exit(2, f"error: {e}\n")
     elif args.command == "bench":
         return run_bench(args, cli)
+    elif args.command == "deploy":
+        return run_deploy(args, cli)
     elif args.command in SEGMENT_COMMANDS:
         return run_segment(args, cli)
     return 0
@@ -233,6 +262,33 @@ def run_bench(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
 
         plot_bench(load_runs(args.out)).savefig(args.plot, dpi=120, bbox_inches="tight")
         print(f"wrote {args.plot}")
+    return 0
+
+
+def run_deploy(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
+    if args.threads < 1:
+        cli.exit(2, f"error: --threads must be at least 1, got {args.threads}\n")
+    _writable(args.out, "--out", cli)
+
+    import json
+
+    import torch
+
+    from backbones_tutorial.bench.deploy import deploy_matrix, deploy_table
+
+    torch.set_num_threads(args.threads)
+    families = [f for f in DEPLOY_MODELS if f in (args.family or DEPLOY_MODELS)]  # the table's order
+    tools = [t for t in DEPLOY_TOOLS if t in (args.tool or DEPLOY_TOOLS)]
+
+    def progress(step: str) -> None:
+        print(f"[deploy] {step}", file=sys.stderr, flush=True)
+
+    record = deploy_matrix(families, tools, progress=progress)
+    record["machine"]["threads"] = str(args.threads)
+    print(repr(deploy_table(record)))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {args.out} ({record['wall_s']:.0f} s)")
     return 0
 
 

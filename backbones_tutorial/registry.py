@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["Entry", "MODELS", "MODERN_PYRAMIDS", "PREDICTABLE", "PYRAMIDS", "SHAPES_CHOICES", "build"]
+__all__ = ["DEPLOY_MODELS", "DEPLOY_TOOLS", "Entry", "MODELS", "MODERN_PYRAMIDS", "PREDICTABLE", "PYRAMIDS",
+           "SHAPES_CHOICES", "build"]
 
 # The torchvision builders that ``backbone()`` turns into a feature pyramid (by name, weights=None).
 PYRAMIDS: tuple[str, ...] = (
@@ -34,6 +35,15 @@ PYRAMIDS: tuple[str, ...] = (
 )
 # Chapter 7: the smallest member of each modern family, as backbone() builds its pyramid.
 MODERN_PYRAMIDS = ("convnext_tiny", "efficientnet_b0", "mobilenet_v3_small", "regnet_x_400mf", "swin_t", "vit_b_16")
+# The deployment matrix (``bench.deploy``, the ``deploy`` command): per family of ``backbone()``, its
+# member with the fewest parameters (VGG16 is the only VGG it names), so that the deployment
+# questions are the family's and the compiles the shortest; and the tools, a subset of
+# ``bench.compat.TOOLS`` (plain strings here so that ``deploy --help`` lists them without torch).
+DEPLOY_MODELS: dict[str, str] = {
+    "ResNet": "resnet18", "VGG": "vgg16", "ConvNeXt": "convnext_tiny", "EfficientNet": "efficientnet_b0",
+    "MobileNetV3": "mobilenet_v3_small", "RegNet": "regnet_x_400mf", "SwinTransformer": "swin_t",
+    "VisionTransformer": "vit_b_16"}
+DEPLOY_TOOLS = ("eager", "compile", "compile fullgraph", "export", "onnx", "deepcopy + EMA", "channels_last + bf16")
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,9 @@ from backbones_tutorial.checks import check_choice
 from backbones_tutorial.display import Table
 from backbones_tutorial.extractors.methods import METHODS, HookExtractor, build_extractor
 
-__all__ = ["BF16_RTOL", "CODEGEN_RTOL", "Cell", "DEPRECATED", "EMA_DECAY", "MATRIX_SIZE", "RTOL", "RUNNERS", "TOOLS",
-           "cell", "load_cells", "matrix", "matrix_table", "resnet50_matrix", "works"]
+__all__ = ["BF16_RTOL", "CODEGEN_RTOL", "Cell", "DEPRECATED", "EMA_DECAY", "MATRIX_SIZE", "RESHAPES", "RTOL", "RUNNERS",
+           "TOOLS", "ToolResult", "cell", "load_cells", "matrix", "matrix_table", "resnet50_matrix", "try_tool",
+           "works"]
 
 TOOLS = ("eager", "compile", "compile fullgraph", "export", "onnx", "torchscript", "deepcopy + EMA",
          "100 train/eval toggles", "channels_last + bf16")
@@ -37,11 +38,10 @@ EMA_DECAY = 0.999
 
 
 @dataclass(frozen=True)
-class Cell:
-    """One method under one tool: did it run, how far from eager, judged by which tolerance."""
+class ToolResult:
+    """A tool applied to a module: did it run, how far from eager, judged by which tolerance.
+    Both matrices judge by it: the extraction methods' (``Cell``) and the families' (``deploy``)."""
 
-    method: str
-    tool: str
     ran: bool
     max_abs_diff: float | None  # None where it did not run
     tolerance: float  # absolute, for this model and input
@@ -57,6 +57,14 @@ class Cell:
         if self.works:
             return "yes"
         return "no (differs)" if self.ran else f"no ({self.error.split(':')[0]})"
+
+
+@dataclass(frozen=True)
+class Cell(ToolResult):
+    """One extraction method under one tool."""
+
+    method: str
+    tool: str
 
 
 def _second_input(x: torch.Tensor) -> torch.Tensor:
@@ -82,25 +90,31 @@ def _dynamic_hw() -> dict[str, dict[int, object]]:
     return {"x": {2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC}}  # H and W, any size
 
 
-def _run_compile(fullgraph: bool) -> Callable[[nn.Module, list[torch.Tensor]], list]:
-    def run(extractor: nn.Module, inputs: list[torch.Tensor]) -> list:
+# A runner applies its tool to a module, prepared (compiled, exported) at ``inputs[0]``, and returns
+# what the result computes for each of ``inputs``. ``dynamic``: the exports take any H and W
+# (``torch.export.Dim.DYNAMIC``); False exports at ``inputs[0]``'s size only (a fixed-size model).
+_Runner = Callable[..., list]
+
+
+def _run_compile(fullgraph: bool) -> _Runner:
+    def run(extractor: nn.Module, inputs: list[torch.Tensor], dynamic: bool = True) -> list:
         torch._dynamo.reset()
         compiled = torch.compile(extractor, fullgraph=fullgraph)  # the default backend: inductor
-        return [compiled(x) for x in inputs[:1]]
+        return [compiled(x) for x in inputs]  # a new size recompiles, with dynamic H and W
     return run
 
 
-def _run_export(extractor: nn.Module, inputs: list[torch.Tensor]) -> list:
-    program = torch.export.export(extractor, (inputs[0],), dynamic_shapes=_dynamic_hw())
+def _run_export(extractor: nn.Module, inputs: list[torch.Tensor], dynamic: bool = True) -> list:
+    program = torch.export.export(extractor, (inputs[0],), dynamic_shapes=_dynamic_hw() if dynamic else None)
     module = program.module()
     return [module(x) for x in inputs]
 
 
-def _run_onnx(extractor: nn.Module, inputs: list[torch.Tensor]) -> list:
+def _run_onnx(extractor: nn.Module, inputs: list[torch.Tensor], dynamic: bool = True) -> list:
     import onnxruntime  # type: ignore[import-untyped]
 
-    program = torch.onnx.export(extractor, (inputs[0],), dynamo=True, dynamic_shapes=_dynamic_hw(),
-                                verbose=False)
+    program = torch.onnx.export(extractor, (inputs[0],), dynamo=True,
+                                dynamic_shapes=_dynamic_hw() if dynamic else None, verbose=False)
     if program is None:
         raise RuntimeError("torch.onnx.export returned no program")
     session = onnxruntime.InferenceSession(program.model_proto.SerializeToString(),
@@ -109,36 +123,40 @@ def _run_onnx(extractor: nn.Module, inputs: list[torch.Tensor]) -> list:
     return [[torch.from_numpy(a) for a in session.run(None, {name: x.cpu().numpy()})] for x in inputs]
 
 
-def _run_torchscript(extractor: nn.Module, inputs: list[torch.Tensor]) -> list:
+def _run_torchscript(extractor: nn.Module, inputs: list[torch.Tensor], dynamic: bool = True) -> list:
     scripted = torch.jit.script(extractor)
-    return [scripted(x) for x in inputs[:1]]
+    return [scripted(x) for x in inputs]
 
 
-def _run_deepcopy_ema(extractor: nn.Module, inputs: list[torch.Tensor]) -> list:
+def _run_deepcopy_ema(extractor: nn.Module, inputs: list[torch.Tensor], dynamic: bool = True) -> list:
     """A copy as EMA training keeps one: ``deepcopy``, then one update ``ema += (1 - d)(p - ema)``
     (a no-op on equal weights, so the copy must still return eager's maps)."""
     ema = copy.deepcopy(extractor)
     with torch.no_grad():
         for p_ema, p in zip(ema.parameters(), extractor.parameters(), strict=True):
             p_ema.lerp_(p, 1 - EMA_DECAY)
-    return [ema(x) for x in inputs[:1]]
+    return [ema(x) for x in inputs]
 
 
-def _run_toggles(extractor: nn.Module, inputs: list[torch.Tensor]) -> list:
+def _run_toggles(extractor: nn.Module, inputs: list[torch.Tensor], dynamic: bool = True) -> list:
     for _ in range(100):
         extractor.train()
         extractor.eval()
-    return [extractor(x) for x in inputs[:1]]
+    return [extractor(x) for x in inputs]
 
 
-def _run_channels_last_bf16(extractor: nn.Module, inputs: list[torch.Tensor]) -> list:
+def _run_channels_last_bf16(extractor: nn.Module, inputs: list[torch.Tensor], dynamic: bool = True) -> list:
     extractor = extractor.to(memory_format=torch.channels_last)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        return [extractor(x.to(memory_format=torch.channels_last)) for x in inputs[:1]]
+        return [extractor(x.to(memory_format=torch.channels_last)) for x in inputs]
 
 
-RUNNERS: dict[str, Callable[[nn.Module, list[torch.Tensor]], list]] = {
-    "eager": lambda e, inputs: [e(x) for x in inputs[:1]],
+def _run_eager(extractor: nn.Module, inputs: list[torch.Tensor], dynamic: bool = True) -> list:
+    return [extractor(x) for x in inputs]
+
+
+RUNNERS: dict[str, _Runner] = {
+    "eager": _run_eager,
     "compile": _run_compile(fullgraph=False),
     "compile fullgraph": _run_compile(fullgraph=True),
     "export": _run_export,
@@ -150,6 +168,29 @@ RUNNERS: dict[str, Callable[[nn.Module, list[torch.Tensor]], list]] = {
 }
 RTOL = {"compile": CODEGEN_RTOL, "compile fullgraph": CODEGEN_RTOL, "export": 0.0, "onnx": CODEGEN_RTOL,
         "channels_last + bf16": BF16_RTOL}  # every other tool: 0, bit for bit
+RESHAPES = ("export", "onnx")  # prepared once for any H and W: checked at a second size too
+
+
+def try_tool(module: nn.Module, tool: str, inputs: list[torch.Tensor], want: list[Sequence[torch.Tensor]],
+             judged_from: int = 0, dynamic: bool = True) -> ToolResult:
+    """Apply ``tool`` to ``module`` (prepared at ``inputs[0]``, changed in place by some tools: pass
+    a copy), run it on every input and compare its maps for ``inputs[judged_from:]`` with
+    ``want`` (eager's, one list per input). The tolerance is the tool's ``RTOL`` times the largest
+    magnitude of ``want[judged_from]``. Any exception is the answer, not an error."""
+    check_choice(tool, TOOLS, "compatibility tool")
+    tolerance = RTOL.get(tool, 0.0) * max(t.abs().max().item() for t in want[judged_from])
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = RUNNERS[tool](module, inputs, dynamic=dynamic)
+    except Exception as e:  # any failure to compile, export or run is this cell's answer
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        return ToolResult(False, None, tolerance, f"{type(e).__name__}: {first}")
+    finally:
+        if tool.startswith("compile"):
+            torch._dynamo.reset()
+    diff = max(_max_diff(g, w) for g, w in zip(got[judged_from:], want[judged_from:], strict=True))
+    return ToolResult(True, diff, tolerance, "")
 
 
 def cell(method: str, tool: str, model: torchvision.models.ResNet, x: torch.Tensor,
@@ -162,24 +203,15 @@ def cell(method: str, tool: str, model: torchvision.models.ResNet, x: torch.Tens
         raise ValueError(f"x must be a (B, 3, H, W) batch, got shape {tuple(x.shape)}")
     model = copy.deepcopy(model).eval()  # the tools (toggles, channels_last) may change it
     extractor = build_extractor(method, model, list(layers)).eval()
-    inputs = [x, _second_input(x)]
+    inputs = [x, _second_input(x)] if tool in RESHAPES else [x]
     with torch.no_grad():
         want = [extractor(v) for v in inputs]
-    tolerance = RTOL.get(tool, 0.0) * max(t.abs().max().item() for t in want[0])
     try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            got = RUNNERS[tool](extractor, inputs)
-    except Exception as e:  # any failure to compile, export or run is this cell's answer
-        first = (str(e).strip().splitlines() or [""])[0][:200]
-        return Cell(method, tool, False, None, tolerance, f"{type(e).__name__}: {first}")
+        result = try_tool(extractor, tool, inputs, want)
     finally:
         if isinstance(extractor, HookExtractor):
             extractor.remove()
-        if tool.startswith("compile"):
-            torch._dynamo.reset()
-    diff = max(_max_diff(g, w) for g, w in zip(got, want, strict=False))
-    return Cell(method, tool, True, diff, tolerance, "")
+    return Cell(**asdict(result), method=method, tool=tool)
 
 
 def matrix(model: torchvision.models.ResNet, x: torch.Tensor, methods: Sequence[str] = METHODS,

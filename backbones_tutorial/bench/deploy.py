@@ -1,0 +1,153 @@
+"""Can I deploy this pyramid? The compatibility matrix per family of ``backbone()``.
+
+One model per family (``registry.DEPLOY_MODELS``: the smallest member ``backbone()`` builds by
+name; random weights, seed 0, eval mode), each deployment tool applied to its pyramid by the
+runners of ``compat`` (the same ones the extraction methods' matrix uses), prepared (compiled,
+exported) at ``EXPORT_SIZE`` and judged at ``CHECK_SIZE``, a second odd size: a tool that
+specialised on the first size shows it there. ViT's pyramid takes 224 x 224 only (its position embeddings are learned for 14 x 14
+patches): it is exported with static shapes and judged on a second 224 x 224 batch, and its cells
+say so. The tolerances are ``compat.RTOL``'s, relative to the largest magnitude of eager's maps
+at the judged size: 0 (bit for bit) for eager, export and the EMA copy, ``CODEGEN_RTOL`` for the
+compiles and ONNX Runtime, ``BF16_RTOL`` for bfloat16 autocast.
+"""
+
+from __future__ import annotations
+
+import copy
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from backbones_tutorial.bench.compat import ToolResult, try_tool
+from backbones_tutorial.checks import check_choice
+from backbones_tutorial.display import Table
+from backbones_tutorial.registry import DEPLOY_MODELS, DEPLOY_TOOLS
+
+__all__ = ["CHECK_SIZE", "EXPORT_SIZE", "FIXED_SIZE", "DeployCell", "deploy_cell",
+           "deploy_matrix", "deploy_table", "deploy_verdicts", "load_deploy_cells"]
+
+EXPORT_SIZE = (97, 83)  # odd, not a multiple of 32: every stage rounds (compat.MATRIX_SIZE's size)
+# Odd again, and large enough that each Swin stage but the last has more than one 7 x 7 window
+# (at EXPORT_SIZE its two last stages have one, and torchvision then skips the shift).
+CHECK_SIZE = (225, 161)
+FIXED_SIZE = {"VisionTransformer": (224, 224)}  # the families that take one size only
+
+
+@dataclass(frozen=True)
+class DeployCell(ToolResult):
+    """One family's pyramid under one tool, judged at ``size`` (after preparing at another size,
+    except where ``note`` says the family takes one size only)."""
+
+    family: str
+    model: str
+    tool: str
+    size: tuple[int, int]  # (H, W) at which the difference was measured
+    note: str  # "" or why the cell is not what the other rows are (a fixed input size)
+
+
+def _inputs(family: str, sizes: Sequence[tuple[int, int]]) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return [torch.randn(1, 3, h, w, generator=g) for h, w in sizes]  # (1, 3, H, W) each
+
+
+def deploy_cell(pyramid: nn.Module, family: str, tool: str, sizes: Sequence[tuple[int, int]] | None = None,
+                model: str = "") -> DeployCell:
+    """Apply ``tool`` to a copy of ``pyramid`` prepared at ``sizes[0]`` and compare with ``pyramid``
+    run eagerly at ``sizes[1]`` (default ``EXPORT_SIZE`` then ``CHECK_SIZE``; a fixed-size family:
+    its size twice, two different batches, exported with static shapes)."""
+    check_choice(family, tuple(DEPLOY_MODELS), "family")
+    check_choice(tool, DEPLOY_TOOLS, "deployment tool")
+    fixed = FIXED_SIZE.get(family)
+    if sizes is None:
+        sizes = (fixed, fixed) if fixed else (EXPORT_SIZE, CHECK_SIZE)
+    if len(sizes) != 2 or any(len(s) != 2 for s in sizes):
+        raise ValueError(f"sizes must be two (H, W) pairs: where it is prepared, where it is judged; got {sizes!r}")
+    if fixed and any(tuple(s) != fixed for s in sizes):
+        raise ValueError(f"{family} takes {fixed[0]} x {fixed[1]} only, got sizes {sizes!r}")
+    pyramid = pyramid.eval()
+    inputs = _inputs(family, sizes)
+    with torch.no_grad():
+        want = [pyramid(x) for x in inputs]
+    result = try_tool(copy.deepcopy(pyramid), tool, inputs, want, judged_from=1, dynamic=fixed is None)
+    note = f"{fixed[0]} x {fixed[1]} only: a second batch of that size, static shapes" if fixed else ""
+    h, w = sizes[1]
+    return DeployCell(**asdict(result), family=family, model=model, tool=tool, size=(h, w), note=note)
+
+
+def _versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime  # type: ignore[import-untyped]
+    import torchvision
+
+    from backbones_tutorial.bench.runner import _machine
+
+    return {**_machine("cpu"), "torchvision": torchvision.__version__, "onnxruntime": onnxruntime.__version__,
+            "onnx": onnx.__version__, "platform": platform.platform()}
+
+
+def deploy_matrix(families: Sequence[str] = tuple(DEPLOY_MODELS), tools: Sequence[str] = DEPLOY_TOOLS,
+                  progress: Callable[[str], None] = lambda s: None) -> dict:
+    """Every cell of ``families`` x ``tools`` on the models of ``DEPLOY_MODELS``, with the versions
+    and the machine they were measured on (the record ``book/data/deploy.json`` holds)."""
+    from backbones_tutorial.pyramids.backbone import backbone
+
+    for family in families:
+        check_choice(family, tuple(DEPLOY_MODELS), "family")
+    for tool in tools:
+        check_choice(tool, DEPLOY_TOOLS, "deployment tool")
+    start = time.perf_counter()
+    cells = []
+    for family in families:
+        torch.manual_seed(0)
+        pyramid = backbone(DEPLOY_MODELS[family]).eval()
+        for tool in tools:
+            progress(f"deploy: {family} ({DEPLOY_MODELS[family]}) / {tool}")
+            t0 = time.perf_counter()
+            c = deploy_cell(pyramid, family, tool, model=DEPLOY_MODELS[family])
+            progress(f"  {c.outcome}, max |diff| {c.max_abs_diff} <= {c.tolerance:.2g}, "
+                     f"{time.perf_counter() - t0:.0f} s {c.error}")
+            cells.append(asdict(c))
+    return {"machine": _versions(), "compile_backend": "inductor", "export_size": list(EXPORT_SIZE),
+            "check_size": list(CHECK_SIZE), "wall_s": round(time.perf_counter() - start, 1), "cells": cells}
+
+
+def load_deploy_cells(record: dict) -> list[DeployCell]:
+    """The cells of a record written by ``deploy_matrix``."""
+    return [DeployCell(**{**c, "size": tuple(c["size"])}) for c in record["cells"]]
+
+
+def deploy_verdicts(record: dict) -> dict[str, dict[str, bool]]:
+    """``{family: {tool: works}}`` of a stored record."""
+    out: dict[str, dict[str, bool]] = {}
+    for c in load_deploy_cells(record):
+        out.setdefault(c.family, {})[c.tool] = c.works
+    return out
+
+
+def _fmt(c: DeployCell) -> str:
+    if not c.ran:
+        return c.outcome
+    diff = f"{c.max_abs_diff:.0e}" if not c.tolerance else f"{c.max_abs_diff:.1e}<={c.tolerance:.0e}"
+    return f"{c.outcome} {diff}{' *' if c.note else ''}"
+
+
+def deploy_table(record: dict) -> Table:
+    """One row per family (its model), one column per tool: the outcome, the largest difference
+    from eager at the second size and the tolerance it was judged by (none shown: bit for bit)."""
+    cells = load_deploy_cells(record)
+    families = list(dict.fromkeys(c.family for c in cells))
+    tools = list(dict.fromkeys(c.tool for c in cells))
+    by = {(c.family, c.tool): c for c in cells}
+    rows = tuple((f"{f} ({by[f, tools[0]].model})", *(_fmt(by[f, t]) for t in tools)) for f in families)
+    m = record["machine"]
+    (h, w), (h2, w2) = record["export_size"], record["check_size"]
+    notes = sorted({c.note for c in cells if c.note})
+    return Table(("family (model)", *tools), rows,
+                 caption=f"torch {m['torch']} ({record['compile_backend']}), ONNX Runtime {m['onnxruntime']}, "
+                         f"CPU; prepared at {h} x {w}, judged at {h2} x {w2}: outcome, max |diff| from eager <= "
+                         "tolerance (a bare number: the tolerance is 0, bit for bit)"
+                         + "".join(f"; * {n}" for n in notes))
