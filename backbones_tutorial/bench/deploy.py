@@ -6,8 +6,8 @@ runners of ``compat`` (the same ones the extraction methods' matrix uses), prepa
 exported) at ``EXPORT_SIZE`` and judged at ``CHECK_SIZE``, a second odd size: a tool that
 specialised on the first size shows it there. ViT's pyramid takes 224 x 224 only (its position
 embeddings are learned for 14 x 14 patches): it is exported with static shapes and judged on a
-second 224 x 224 batch, and its cells say so. The tolerances are ``compat.RTOL``'s, relative to the largest magnitude of eager's maps
-at the judged size: 0 (bit for bit) for eager, export and the EMA copy, ``CODEGEN_RTOL`` for the
+second 224 x 224 batch, and its cells say so. The tolerances are ``compat.RTOL``'s, relative to
+the largest magnitude of eager's maps at the judged size: 0 (bit for bit) for eager, export and the EMA copy, ``CODEGEN_RTOL`` for the
 compiles and ONNX Runtime, ``BF16_RTOL`` for bfloat16 autocast.
 """
 
@@ -131,7 +131,7 @@ def deploy_verdicts(record: dict) -> dict[str, dict[str, bool]]:
 def _fmt(c: DeployCell) -> str:
     if not c.ran:
         return c.outcome
-    diff = f"{c.max_abs_diff:.0e}" if not c.tolerance else f"{c.max_abs_diff:.1e}<={c.tolerance:.0e}"
+    diff = f"{c.max_abs_diff:.0e}" if not c.tolerance else f"{c.max_abs_diff:.1e}<={c.tolerance:.1e}"
     return f"{c.outcome} {diff}{' *' if c.note else ''}"
 
 
