@@ -7,8 +7,9 @@ exported) at ``EXPORT_SIZE`` and judged at ``CHECK_SIZE``, a second odd size: a 
 specialised on the first size shows it there. ViT's pyramid takes 224 x 224 only (its position
 embeddings are learned for 14 x 14 patches): it is exported with static shapes and judged on a
 second 224 x 224 batch, and its cells say so. The tolerances are ``compat.RTOL``'s, relative to
-the largest magnitude of eager's maps at the judged size: 0 (bit for bit) for eager, export and the EMA copy, ``CODEGEN_RTOL`` for the
-compiles and ONNX Runtime, ``BF16_RTOL`` for bfloat16 autocast.
+the largest magnitude of eager's maps at the judged size: 0 (bit for bit) for eager, export and
+the EMA copy, ``CODEGEN_RTOL`` for the compiles and ONNX Runtime, ``BF16_RTOL`` for bfloat16
+autocast.
 """
 
 from __future__ import annotations
