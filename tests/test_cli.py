@@ -27,7 +27,8 @@ def run_cli(*args: str) -> tuple[str, list[str]]:
     return proc.stdout, json.loads(proc.stderr.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("args", [["--help"], ["shapes", "--help"], ["bench", "--help"]], ids=" ".join)
+@pytest.mark.parametrize("args", [["--help"], ["shapes", "--help"], ["bench", "--help"], ["deploy", "--help"]],
+                         ids=" ".join)
 def test_help_imports_no_torch_and_is_plain_text_with_an_example(args):
     text, heavy = run_cli(*args)
     assert heavy == [], f"{' '.join(args)} imported {heavy}"
@@ -43,7 +44,8 @@ def test_help_examples_parse():
     """Every example in the help text is a valid command line (parsed, not run)."""
     from backbones_tutorial.__main__ import parser
 
-    texts = [run_cli(*args)[0] for args in (["--help"], ["shapes", "--help"], ["bench", "--help"])]
+    helps = (["--help"], ["shapes", "--help"], ["bench", "--help"], ["deploy", "--help"])
+    texts = [run_cli(*args)[0] for args in helps]
     examples = {line.strip() for t in texts for line in t.splitlines() if line.strip().startswith("python -m ")}
     assert len(examples) >= 3
     for example in examples:
@@ -109,4 +111,5 @@ def test_the_readme_has_an_example_of_every_command_and_each_parses():
     assert {e[0] for e in examples} == set(parser_commands()), "a command without an example, or the reverse"
     for argv in examples:
         parser().parse_args(argv)
-    assert set(parser_commands()) >= {"shapes", "bench", "segment", "pretrain", "freezing"}  # the parser read right
+    commands = {"shapes", "bench", "deploy", "segment", "pretrain", "freezing"}
+    assert set(parser_commands()) >= commands  # the parser read right

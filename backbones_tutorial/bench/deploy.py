@@ -28,14 +28,13 @@ from backbones_tutorial.checks import check_choice
 from backbones_tutorial.display import Table
 from backbones_tutorial.registry import DEPLOY_MODELS, DEPLOY_TOOLS
 
-__all__ = ["CHECK_SIZE", "EXPORT_SIZE", "FIXED_SIZE", "DeployCell", "deploy_cell",
+__all__ = ["CHECK_SIZE", "EXPORT_SIZE", "DeployCell", "deploy_cell",
            "deploy_matrix", "deploy_table", "deploy_verdicts", "load_deploy_cells"]
 
 EXPORT_SIZE = (97, 83)  # odd, not a multiple of 32: every stage rounds (compat.MATRIX_SIZE's size)
 # Odd again, and large enough that each Swin stage but the last has more than one 7 x 7 window
 # (at EXPORT_SIZE its two last stages have one, and torchvision then skips the shift).
 CHECK_SIZE = (225, 161)
-FIXED_SIZE = {"VisionTransformer": (224, 224)}  # the families that take one size only
 
 
 @dataclass(frozen=True)
@@ -58,17 +57,17 @@ def _inputs(family: str, sizes: Sequence[tuple[int, int]]) -> list[torch.Tensor]
 def deploy_cell(pyramid: nn.Module, family: str, tool: str, sizes: Sequence[tuple[int, int]] | None = None,
                 model: str = "") -> DeployCell:
     """Apply ``tool`` to a copy of ``pyramid`` prepared at ``sizes[0]`` and compare with ``pyramid``
-    run eagerly at ``sizes[1]`` (default ``EXPORT_SIZE`` then ``CHECK_SIZE``; a fixed-size family:
-    its size twice, two different batches, exported with static shapes)."""
+    run eagerly at ``sizes[1]`` (default ``EXPORT_SIZE`` then ``CHECK_SIZE``; a pyramid with a
+    ``fixed_size``, ViT's: that size twice, two different batches, exported with static shapes)."""
     check_choice(family, tuple(DEPLOY_MODELS), "family")
     check_choice(tool, DEPLOY_TOOLS, "deployment tool")
-    fixed = FIXED_SIZE.get(family)
+    fixed = getattr(pyramid, "fixed_size", None)
     if sizes is None:
         sizes = (fixed, fixed) if fixed else (EXPORT_SIZE, CHECK_SIZE)
     if len(sizes) != 2 or any(len(s) != 2 for s in sizes):
         raise ValueError(f"sizes must be two (H, W) pairs: where it is prepared, where it is judged; got {sizes!r}")
-    if fixed and any(tuple(s) != fixed for s in sizes):
-        raise ValueError(f"{family} takes {fixed[0]} x {fixed[1]} only, got sizes {sizes!r}")
+    if fixed and any(tuple(s) != tuple(fixed) for s in sizes):
+        raise ValueError(f"this {family} pyramid takes {fixed[0]} x {fixed[1]} only, got sizes {sizes!r}")
     pyramid = pyramid.eval()
     inputs = _inputs(family, sizes)
     with torch.no_grad():
