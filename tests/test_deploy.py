@@ -146,7 +146,14 @@ def test_the_deploy_models_are_the_smallest_of_each_family_but_regnet():
 
 @pytest.fixture(scope="module")
 def committed():
-    return json.loads(COMMITTED.read_text())
+    return deploy.load_deploy(COMMITTED)
+
+
+def test_load_deploy_refuses_a_file_of_another_command(tmp_path):
+    other = tmp_path / "bench.json"
+    other.write_text(json.dumps([{"settings": {}}]))
+    with pytest.raises(ValueError, match="bench.json is not a record of the deploy command"):
+        deploy.load_deploy(other)
 
 
 def test_the_committed_deploy_matrix_is_complete_and_names_its_configuration(committed):
@@ -175,6 +182,9 @@ def test_the_committed_verdicts_follow_from_the_differences_and_tolerances(commi
 
 def test_the_committed_matrix_gives_the_small_models_answers(committed):
     assert {(c.family, c.tool) for c in deploy.load_deploy_cells(committed) if not c.works} == EXPECTED_NO
+    failures = deploy.deploy_failures(committed)
+    assert list(failures) == list(DEPLOY_MODELS)
+    assert {(f, t) for f, tools in failures.items() for t in tools} == EXPECTED_NO
 
 
 def test_the_deploy_table_shows_every_cell_and_the_configuration(committed):

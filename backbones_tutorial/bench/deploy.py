@@ -15,6 +15,8 @@ autocast.
 from __future__ import annotations
 
 import copy
+import json
+import pathlib
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -28,8 +30,8 @@ from backbones_tutorial.checks import check_choice
 from backbones_tutorial.display import Table
 from backbones_tutorial.registry import DEPLOY_MODELS, DEPLOY_TOOLS
 
-__all__ = ["CHECK_SIZE", "EXPORT_SIZE", "DeployCell", "deploy_cell",
-           "deploy_matrix", "deploy_table", "deploy_verdicts", "load_deploy_cells"]
+__all__ = ["CHECK_SIZE", "EXPORT_SIZE", "DeployCell", "deploy_cell", "deploy_failures", "deploy_matrix", "deploy_table",
+           "deploy_verdicts", "load_deploy", "load_deploy_cells"]
 
 EXPORT_SIZE = (97, 83)  # odd, not a multiple of 32: every stage rounds (compat.MATRIX_SIZE's size)
 # Odd again, and large enough that each Swin stage but the last has more than one 7 x 7 window
@@ -113,6 +115,20 @@ def deploy_matrix(families: Sequence[str] = tuple(DEPLOY_MODELS), tools: Sequenc
             cells.append(asdict(c))
     return {"machine": _versions(), "compile_backend": "inductor", "export_size": list(EXPORT_SIZE),
             "check_size": list(CHECK_SIZE), "wall_s": round(time.perf_counter() - start, 1), "cells": cells}
+
+
+def load_deploy(path: str | pathlib.Path) -> dict:
+    """The record a ``deploy`` run wrote (``deploy --out PATH``)."""
+    record = json.loads(pathlib.Path(path).read_text())
+    if not isinstance(record, dict) or "cells" not in record or "machine" not in record:
+        raise ValueError(f"{path} is not a record of the deploy command (expected keys 'cells' and 'machine')")
+    return record
+
+
+def deploy_failures(record: dict) -> dict[str, list[str]]:
+    """``{family: [tools that do not work]}``, every family of the record (an empty list: deployable
+    under every tool checked)."""
+    return {f: [t for t, ok in tools.items() if not ok] for f, tools in deploy_verdicts(record).items()}
 
 
 def load_deploy_cells(record: dict) -> list[DeployCell]:
