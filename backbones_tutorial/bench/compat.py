@@ -176,9 +176,9 @@ def try_tool(module: nn.Module, tool: str, inputs: list[torch.Tensor], want: lis
     """Apply ``tool`` to ``module`` (prepared at ``inputs[0]``, changed in place by some tools: pass
     a copy), run it on every input and compare its maps for ``inputs[judged_from:]`` with
     ``want`` (eager's, one list per input). The tolerance is the tool's ``RTOL`` times the largest
-    magnitude of ``want[judged_from]``. Any exception is the answer, not an error."""
+    magnitude of the judged maps. Any exception is the answer, not an error."""
     check_choice(tool, TOOLS, "compatibility tool")
-    tolerance = RTOL.get(tool, 0.0) * max(t.abs().max().item() for t in want[judged_from])
+    tolerance = RTOL.get(tool, 0.0) * max(t.abs().max().item() for maps in want[judged_from:] for t in maps)
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")

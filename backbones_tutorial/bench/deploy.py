@@ -3,11 +3,11 @@
 One model per family (``registry.DEPLOY_MODELS``: the smallest member ``backbone()`` builds by
 name; random weights, seed 0, eval mode), each deployment tool applied to its pyramid by the
 runners of ``compat`` (the same ones the extraction methods' matrix uses), prepared (compiled,
-exported) at ``EXPORT_SIZE`` and judged at ``CHECK_SIZE``, a second odd size: a tool that
+exported) at ``EXPORT_SIZE`` and judged at ``CHECK_SIZES``, two other odd sizes: a tool that
 specialised on the first size shows it there. ViT's pyramid takes 224 x 224 only (its position
-embeddings are learned for 14 x 14 patches): it is exported with static shapes and judged on a
-second 224 x 224 batch, and its cells say so. The tolerances are ``compat.RTOL``'s, relative to
-the largest magnitude of eager's maps at the judged size: 0 (bit for bit) for eager, export and
+embeddings are learned for 14 x 14 patches): it is exported with static shapes and judged on two more
+224 x 224 batches, and its cells say so. The tolerances are ``compat.RTOL``'s, relative to
+the largest magnitude of eager's maps at the judged sizes: 0 (bit for bit) for eager, export and
 the EMA copy, ``CODEGEN_RTOL`` for the compiles and ONNX Runtime, ``BF16_RTOL`` for bfloat16
 autocast.
 """
@@ -30,24 +30,26 @@ from backbones_tutorial.checks import check_choice
 from backbones_tutorial.display import Table
 from backbones_tutorial.registry import DEPLOY_MODELS, DEPLOY_TOOLS
 
-__all__ = ["CHECK_SIZE", "EXPORT_SIZE", "DeployCell", "deploy_cell", "deploy_failures", "deploy_matrix", "deploy_table",
-           "deploy_verdicts", "load_deploy", "load_deploy_cells"]
+__all__ = ["CHECK_SIZES", "EXPORT_SIZE", "DeployCell", "deploy_cell", "deploy_failures", "deploy_matrix",
+           "deploy_table", "deploy_verdicts", "load_deploy", "load_deploy_cells"]
 
 EXPORT_SIZE = (97, 83)  # odd, not a multiple of 32: every stage rounds (compat.MATRIX_SIZE's size)
-# Odd again, and large enough that each Swin stage but the last has more than one 7 x 7 window
-# (at EXPORT_SIZE its two last stages have one, and torchvision then skips the shift).
-CHECK_SIZE = (225, 161)
+# Two other odd sizes, one the other's transpose, each large enough that every Swin stage but the
+# last has more than one 7 x 7 window (at EXPORT_SIZE its two last stages have one, and torchvision
+# then skips the shift): in one orientation Swin's first stage is 40 wide, in the other 56, a
+# multiple of the window (no padding), which a specialised export refuses.
+CHECK_SIZES = ((225, 161), (161, 225))
 
 
 @dataclass(frozen=True)
 class DeployCell(ToolResult):
-    """One family's pyramid under one tool, judged at ``size`` (after preparing at another size,
-    except where ``note`` says the family takes one size only)."""
+    """One family's pyramid under one tool, judged at ``sizes`` (after preparing at another size,
+    except where ``note`` says the family takes one size only): the largest difference of all."""
 
     family: str
     model: str
     tool: str
-    size: tuple[int, int]  # (H, W) at which the difference was measured
+    sizes: tuple[tuple[int, int], ...]  # each (H, W) at which the difference was measured
     note: str  # "" or why the cell is not what the other rows are (a fixed input size)
 
 
@@ -59,15 +61,15 @@ def _inputs(family: str, sizes: Sequence[tuple[int, int]]) -> list[torch.Tensor]
 def deploy_cell(pyramid: nn.Module, family: str, tool: str, sizes: Sequence[tuple[int, int]] | None = None,
                 model: str = "") -> DeployCell:
     """Apply ``tool`` to a copy of ``pyramid`` prepared at ``sizes[0]`` and compare with ``pyramid``
-    run eagerly at ``sizes[1]`` (default ``EXPORT_SIZE`` then ``CHECK_SIZE``; a pyramid with a
-    ``fixed_size``, ViT's: that size twice, two different batches, exported with static shapes)."""
+    run eagerly at each of ``sizes[1:]`` (default ``EXPORT_SIZE`` then ``CHECK_SIZES``; a pyramid
+    with a ``fixed_size``, ViT's: that size each time, other batches, exported with static shapes)."""
     check_choice(family, tuple(DEPLOY_MODELS), "family")
     check_choice(tool, DEPLOY_TOOLS, "deployment tool")
     fixed = getattr(pyramid, "fixed_size", None)
     if sizes is None:
-        sizes = (fixed, fixed) if fixed else (EXPORT_SIZE, CHECK_SIZE)
-    if len(sizes) != 2 or any(len(s) != 2 for s in sizes):
-        raise ValueError(f"sizes must be two (H, W) pairs: where it is prepared, where it is judged; got {sizes!r}")
+        sizes = (fixed,) * 3 if fixed else (EXPORT_SIZE, *CHECK_SIZES)
+    if len(sizes) < 2 or any(len(s) != 2 for s in sizes):
+        raise ValueError(f"sizes must be (H, W) pairs: where it is prepared, then where it is judged; got {sizes!r}")
     if fixed and any(tuple(s) != tuple(fixed) for s in sizes):
         raise ValueError(f"this {family} pyramid takes {fixed[0]} x {fixed[1]} only, got sizes {sizes!r}")
     pyramid = pyramid.eval()
@@ -75,9 +77,9 @@ def deploy_cell(pyramid: nn.Module, family: str, tool: str, sizes: Sequence[tupl
     with torch.no_grad():
         want = [pyramid(x) for x in inputs]
     result = try_tool(copy.deepcopy(pyramid), tool, inputs, want, judged_from=1, dynamic=fixed is None)
-    note = f"{fixed[0]} x {fixed[1]} only: a second batch of that size, static shapes" if fixed else ""
-    h, w = sizes[1]
-    return DeployCell(**asdict(result), family=family, model=model, tool=tool, size=(h, w), note=note)
+    note = f"{fixed[0]} x {fixed[1]} only: other batches of that size, static shapes" if fixed else ""
+    judged = tuple((int(h), int(w)) for h, w in sizes[1:])
+    return DeployCell(**asdict(result), family=family, model=model, tool=tool, sizes=judged, note=note)
 
 
 def _versions() -> dict[str, str]:
@@ -114,7 +116,8 @@ def deploy_matrix(families: Sequence[str] = tuple(DEPLOY_MODELS), tools: Sequenc
                      f"{time.perf_counter() - t0:.0f} s {c.error}")
             cells.append(asdict(c))
     return {"machine": _versions(), "compile_backend": "inductor", "export_size": list(EXPORT_SIZE),
-            "check_size": list(CHECK_SIZE), "wall_s": round(time.perf_counter() - start, 1), "cells": cells}
+            "check_sizes": [list(s) for s in CHECK_SIZES], "wall_s": round(time.perf_counter() - start, 1),
+            "cells": cells}
 
 
 def load_deploy(path: str | pathlib.Path) -> dict:
@@ -133,7 +136,7 @@ def deploy_failures(record: dict) -> dict[str, list[str]]:
 
 def load_deploy_cells(record: dict) -> list[DeployCell]:
     """The cells of a record written by ``deploy_matrix``."""
-    return [DeployCell(**{**c, "size": tuple(c["size"])}) for c in record["cells"]]
+    return [DeployCell(**{**c, "sizes": tuple(tuple(s) for s in c["sizes"])}) for c in record["cells"]]
 
 
 def deploy_verdicts(record: dict) -> dict[str, dict[str, bool]]:
@@ -153,17 +156,18 @@ def _fmt(c: DeployCell) -> str:
 
 def deploy_table(record: dict) -> Table:
     """One row per family (its model), one column per tool: the outcome, the largest difference
-    from eager at the second size and the tolerance it was judged by (none shown: bit for bit)."""
+    from eager at the judged sizes and the tolerance it was judged by (none shown: bit for bit)."""
     cells = load_deploy_cells(record)
     families = list(dict.fromkeys(c.family for c in cells))
     tools = list(dict.fromkeys(c.tool for c in cells))
     by = {(c.family, c.tool): c for c in cells}
     rows = tuple((f"{f} ({by[f, tools[0]].model})", *(_fmt(by[f, t]) for t in tools)) for f in families)
     m = record["machine"]
-    (h, w), (h2, w2) = record["export_size"], record["check_size"]
+    h, w = record["export_size"]
+    judged = " and ".join(f"{a} x {b}" for a, b in record["check_sizes"])
     notes = sorted({c.note for c in cells if c.note})
     return Table(("family (model)", *tools), rows,
                  caption=f"torch {m['torch']} ({record['compile_backend']}), ONNX Runtime {m['onnxruntime']}, "
-                         f"CPU; prepared at {h} x {w}, judged at {h2} x {w2}: outcome, max |diff| from eager <= "
+                         f"CPU; prepared at {h} x {w}, judged at {judged}: outcome, max |diff| from eager <= "
                          "tolerance (a bare number: the tolerance is 0, bit for bit)"
                          + "".join(f"; * {n}" for n in notes))
