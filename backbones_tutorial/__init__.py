@@ -4,11 +4,13 @@ The package is laid out as the book is (each subpackage's docstring lists its mo
 
 - ``models``: the residual blocks and ResNet, built from scratch (chapters 1-2);
 - ``pyramids``: level metadata (``levels``), the ResNet pyramids, ``backbone()`` for every modern
-  torchvision family, the ViT simple pyramid, the FPN and the input-size contract (chapters 4, 7);
+  torchvision family (output stride 16 and 8 included), the ViT simple pyramid, the FPN and the
+  input-size contract (chapters 4, 7);
 - ``extractors``: cutting by children, the six extraction methods, the zoo, freezing (chapters 3, 5, 6);
 - ``shapes``: the claims record, measuring with torchinfo, predicting shapes (every chapter);
 - ``bench``: the benchmark and the compatibility matrix (chapter 6);
-- ``segmentation``: the synthetic task, the U-Net, training and the freezing study (chapter 8);
+- ``segmentation``: the synthetic task, the U-Net, training and the freezing study (chapter 8), the
+  DeepLab head (chapter 7);
 - ``viz``: the figures.
 
 At the root: ``checks`` (argument checks), ``display`` (what chapters print), ``params`` (the

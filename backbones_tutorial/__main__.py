@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from backbones_tutorial.extractors.freeze_modes import FREEZE_MODES
-from backbones_tutorial.registry import DEPLOY_MODELS, DEPLOY_TOOLS, PREDICTABLE, SHAPES_CHOICES
+from backbones_tutorial.registry import DEPLOY_MODELS, DEPLOY_TOOLS, PREDICTABLE, SEGMENTATION_BACKBONES, SHAPES_CHOICES
 
 if TYPE_CHECKING:
     from backbones_tutorial.display import Table
@@ -328,7 +328,7 @@ example:
 
 
 def _add_training_options(command: argparse.ArgumentParser, seconds: float, steps: int, batch: int) -> None:
-    command.add_argument("--backbone", default="resnet18", choices=("resnet18", "resnet34"),
+    command.add_argument("--backbone", default="resnet18", choices=tuple(SEGMENTATION_BACKBONES),
                          help="the pyramid under the decoder (default: resnet18)")
     command.add_argument("--seconds", type=float, default=seconds,
                          help=f"wall-clock budget of the training loop (default: {seconds:g})")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 __all__ = ["DEPLOY_MODELS", "DEPLOY_TOOLS", "Entry", "MODELS", "MODERN_PYRAMIDS", "PREDICTABLE", "PYRAMIDS",
-           "SHAPES_CHOICES", "build"]
+           "SEGMENTATION_BACKBONES", "SHAPES_CHOICES", "build"]
 
 # The torchvision builders that ``backbone()`` turns into a feature pyramid (by name, weights=None).
 PYRAMIDS: tuple[str, ...] = (
@@ -78,6 +78,7 @@ MODELS: dict[str, Entry] = {
               {"name": "resnet18", "last": "layer4"}),
         # Chapters 4 and 5: pyramids, the FPN and the zoo.
         Entry("resnet18_features", "backbones_tutorial.pyramids.resnet:resnet_features", {"depth": 18}),
+        Entry("resnet34_features", "backbones_tutorial.pyramids.resnet:resnet_features", {"depth": 34}),
         Entry("resnet50_features", "backbones_tutorial.pyramids.resnet:resnet_features", {"depth": 50}),
         Entry("resnet50_fpn", "backbones_tutorial.pyramids.fpn:resnet50_fpn"),
         Entry("vgg16_blocks", "backbones_tutorial.extractors.zoo:vgg16_blocks"),
@@ -98,6 +99,8 @@ MODELS: dict[str, Entry] = {
               {"name": "resnet18", "output_stride": 8, "num_classes": 21}),
     )
 }
+# The backbones of the segmentation commands (chapter 8): the command's name, and the registered pyramid.
+SEGMENTATION_BACKBONES = {"resnet18": "resnet18_features", "resnet34": "resnet34_features"}
 PREDICTABLE: tuple[str, ...] = tuple(n for n, e in MODELS.items() if e.predictable)
 # The ``shapes`` command's choices: the predictable models, then the other pyramids (their contract).
 SHAPES_CHOICES: tuple[str, ...] = (*PREDICTABLE, *(n for n in PYRAMIDS if n not in PREDICTABLE))

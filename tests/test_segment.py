@@ -171,7 +171,7 @@ def test_the_command_defaults_are_the_settings_defaults():
     assert tuple(loss_option.choices) == tuple(segment.LOSSES)
     backbone_option = next(a for a in parser()._subparsers._group_actions[0].choices["segment"]._actions
                            if a.dest == "backbone")
-    assert tuple(backbone_option.choices) == tuple(segment.BACKBONES)  # a new backbone needs both lines
+    assert tuple(backbone_option.choices) == tuple(segment.BACKBONES)  # both read registry.SEGMENTATION_BACKBONES
     assert args.freeze in FREEZE_MODES and set(parser().parse_args(["segment"]).__dict__) >= {"threads"}
 
 

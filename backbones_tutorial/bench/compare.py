@@ -239,7 +239,7 @@ def compatibility_phrase(result_by_tool: Mapping[str, bool]) -> str:
     if not passed:
         return f"failed all {count} compatibility checks"
     checks = "checks" if len(failed) > 1 else "check"
-    return f"failed the {' and '.join(failed)} {checks} but passed {' and '.join(passed)}"
+    return f"failed the {_and(failed)} {checks} but passed the other {_WORDS.get(len(passed), str(len(passed)))}"
 
 
 def missed_phrase(targets: Sequence[Target]) -> str:

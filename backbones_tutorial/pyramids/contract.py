@@ -2,7 +2,7 @@
 every level exact, which are refused, and ``pad_to_multiple`` to reach an exact size.
 
 Every number here is arithmetic on ``feature_info`` (read once from the modules on the meta device,
-see ``backbones.find_levels``); nothing is run at the size asked about. A level's side follows
+see ``pyramids.probe.find_levels``); nothing is run at the size asked about. A level's side follows
 from the previous level's by its rounding (``level_size``), level by level: Swin floors at its
 patchify stem (H/4) and rounds up at each patch merging, so its sides are chained, not H/r at once.
 """

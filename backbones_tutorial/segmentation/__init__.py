@@ -1,4 +1,5 @@
-"""The backbone at work: a U-Net trained on a pyramid, offline (chapter 8).
+"""The backbone at work: a U-Net trained on a pyramid, offline (chapter 8), and a DeepLab head
+on a dilated pyramid (chapter 7).
 
 - ``synthetic``: the segmentation task, drawn from a seed;
 - ``unet``: the U-Net decoder on any pyramid that declares its levels;

@@ -17,6 +17,7 @@ channel's running mean in units of its initial standard deviation.
 
 from __future__ import annotations
 
+import functools
 import math
 import pathlib
 import time
@@ -35,7 +36,7 @@ from backbones_tutorial.extractors.freeze import freeze
 from backbones_tutorial.extractors.freeze_modes import FREEZE_MODES
 from backbones_tutorial.params import count_params
 from backbones_tutorial.pyramids.levels import Levels
-from backbones_tutorial.pyramids.resnet import resnet_features
+from backbones_tutorial.registry import SEGMENTATION_BACKBONES, build
 from backbones_tutorial.segmentation import synthetic
 from backbones_tutorial.segmentation.unet import UNet
 
@@ -44,9 +45,8 @@ __all__ = ["BACKBONES", "LOSSES", "Result", "TrainSettings", "bn_drift", "bn_sta
            "segmentation_backbone", "segmentation_unet", "stat_shift", "train"]
 
 # The backbones the command offers: each builds a randomly initialised pyramid with feature_info.
-BACKBONES: dict[str, Callable[[], nn.Module]] = {
-    "resnet18": lambda: resnet_features(18),
-    "resnet34": lambda: resnet_features(34),
+BACKBONES: dict[str, Callable[[], nn.Module]] = {  # randomly initialised pyramids, from the one registry
+    name: functools.partial(build, model) for name, model in SEGMENTATION_BACKBONES.items()
 }
 MEAN, STD = 0.5, 0.25  # the synthetic images' pixels are in [0, 1]; the model sees (x - MEAN) / STD
 

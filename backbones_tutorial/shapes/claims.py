@@ -185,7 +185,7 @@ CLAIMS: tuple[Claim, ...] = (
          S("layer2", (128, 28, 28), 1_116_416), S("layer3", (256, 14, 14), 6_822_400)),
         ((256, 14, 14),), 8_170_304,
     ),
-    # --- Chapter 7: pyramids of the modern families (backbones.backbone), one input of 224 x 224 --
+    # --- Chapter 7: pyramids of the modern families (pyramids.backbone.backbone), one input of 224 x 224 --
     # The pyramid calls the modules of ``body`` (the whole torchvision model, head included, never
     # called as a whole, so torchinfo gives it no output shape); the totals are torchvision's
     # ``num_params`` of each model (tests/test_backbones.py checks them). Level widths: ConvNeXt-T
