@@ -33,7 +33,8 @@ PYRAMIDS: tuple[str, ...] = (
     "swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b",
     "vit_b_16",
 )
-# Chapter 7: the smallest member of each modern family, as backbone() builds its pyramid.
+# Chapter 7: a small member of each modern family (the smallest but for RegNet: regnet_x_400mf, not y), as
+# backbone() builds its pyramid.
 MODERN_PYRAMIDS = ("convnext_tiny", "efficientnet_b0", "mobilenet_v3_small", "regnet_x_400mf", "swin_t", "vit_b_16")
 # The deployment matrix (``bench.deploy``, the ``deploy`` command): per family of ``backbone()``, the
 # model chapter 7 shows, the member with the fewest parameters (VGG16 is the only VGG it names)
