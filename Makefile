@@ -11,18 +11,20 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: book test quick prereqs-book prereqs-test setup lint unit smoke nbval browser browser-test mathjax execute readme lock clean
+.PHONY: book test check test-compilers quick prereqs-book prereqs-test setup lint unit smoke nbval browser browser-test mathjax execute readme lock clean
 
 book: prereqs-book setup mathjax
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "The book is in _build/html: open _build/html/index.html"
 
-test: prereqs-test setup lint unit smoke nbval browser-test
+# Everything but the compiler cells (test-compilers, which CI runs after this): lint, then the unit
+# tests, the end-to-end runs and every chapter in one pytest run (check), then the browser.
+test: prereqs-test setup lint check browser-test
 
 # For contributors, while working (CONTRIBUTING.md): lint and the unit tests that are not marked
 # slow; no browser, no chapters, no end-to-end runs. make test runs everything.
 quick: setup lint
-	$(BIN)/pytest -q -rs $(XDIST) --dist loadfile -m "not browser and not smoke and not slow" tests
+	$(BIN)/pytest -q -rs $(XDIST) --dist loadfile -m "not browser and not smoke and not compilers and not slow" tests
 
 # Checked first, before anything is installed, with one message per missing prerequisite (the
 # README lists them): Python 3.10+ with venv, npm unless MathJax is unpacked, and for the tests
@@ -42,20 +44,32 @@ JOBS  ?= auto
 XDIST := -n $(JOBS)
 export OMP_NUM_THREADS ?= 1
 
-# The unit tests: no browser, no end-to-end runs of the commands. A test file stays on one worker
-# (loadfile), so that its module-scoped fixtures are built once.
-unit: setup
-	$(BIN)/pytest -rs $(XDIST) --dist loadfile -m "not browser and not smoke" tests
+# unit, smoke and nbval in one pytest run, as make test runs them: the workers start once and the
+# chapters fill the gaps the test files leave. A test file and a chapter each stay on one worker
+# (loadfile): a file's module-scoped fixtures are built once, a chapter's cells run in order in
+# one kernel. Strict nbval: every stored output of every chapter is compared with a fresh run.
+NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=300
+check: setup
+	$(BIN)/pytest -rs $(XDIST) --dist loadfile -m "not browser and not compilers" $(NBVAL) tests book
 
-# End-to-end runs of the command line (the benchmark's --quick run, with its memory probes) and
-# the compatibility matrix's compile and ONNX cells, spread over the workers test by test.
+# The unit tests alone: no browser, no end-to-end runs, no compiler cells.
+unit: setup
+	$(BIN)/pytest -rs $(XDIST) --dist loadfile -m "not browser and not smoke and not compilers" tests
+
+# End-to-end runs of the command line (the benchmark's --quick run, with its memory probes).
 smoke: setup
 	$(BIN)/pytest -rs $(XDIST) --dist load -m smoke tests
 
-# Strict: every stored output of every chapter is compared with a fresh run. Each chapter stays on
-# one worker (loadfile): its cells run in order in one kernel.
+# The chapters alone, strict.
 nbval: setup
-	$(BIN)/pytest $(XDIST) --dist loadfile --nbval --nbval-current-env --nbval-cell-timeout=300 book
+	$(BIN)/pytest $(XDIST) --dist loadfile $(NBVAL) book
+
+# The torch.compile and ONNX cells of both compatibility matrices (chapters 6 and 7) on small
+# models, spread over the workers test by test: each compiles for tens of seconds to minutes on
+# 2 cores (Swin's dynamic recompile the longest). Not in make test, to keep it short; .ci/run
+# runs it after make test, so CI checks every cell the chapters show.
+test-compilers: setup
+	$(BIN)/pytest -rs $(XDIST) --dist load -m compilers tests
 
 # The rendered book in headless Chromium (tests/test_browser.py): builds the book into a temporary
 # folder, checks every page of _toc.yml at 390 and 1280 px in light and dark (overflow, tables,

@@ -1,7 +1,7 @@
 """The compatibility matrix, proven cell by cell on a small ResNet of the same architecture as
 the committed ResNet50 one (Bottleneck blocks, one per stage) at an odd input size, and every
 "no" reproduced in a few lines without the package. The compiles and ONNX take tens of seconds
-per cell on 2 cores: those are smoke tests (``make smoke``, part of ``make test``)."""
+per cell on 2 cores: marked ``compilers`` (``make test-compilers``, which CI runs after ``make test``)."""
 
 import copy
 import pathlib
@@ -47,7 +47,7 @@ def test_each_cell_of_the_matrix_on_a_small_resnet(small, x, method, tool):
     _check(compat.cell(method, tool, small, x))
 
 
-@pytest.mark.smoke
+@pytest.mark.compilers
 @pytest.mark.parametrize("tool", SLOW)
 @pytest.mark.parametrize("method", METHODS)
 def test_each_compile_and_onnx_cell_on_a_small_resnet(small, x, method, tool):

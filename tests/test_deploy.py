@@ -1,12 +1,12 @@
 """The per-family deployment matrix (``bench.deploy``), cell by cell on a small model of each family
-(the same classes as the committed models, fewer and narrower blocks) at two odd sizes, the
-committed ``book/data/deploy.json`` checked for consistency and against these answers, and the one
-"no" (Swin under ``torch.export`` with dynamic H and W) reproduced with torchvision alone, with its
-workaround. The compiles and ONNX take seconds to minutes per cell on 2 cores: smoke tests."""
+(the same classes as the committed models, fewer and narrower blocks) at three odd sizes, the
+committed ``book/data/deploy.json`` checked for consistency and against these answers, and why
+Swin needs ``pyramids.windows``: torchvision's own window attention reproduced failing under
+``torch.export`` and ONNX with dynamic H and W. The compiles and ONNX take seconds to minutes per
+cell on 2 cores: marked ``compilers`` (``make test-compilers``, which CI runs after ``make test``)."""
 
 from __future__ import annotations
 
-import copy
 import json
 import pathlib
 from functools import partial
@@ -31,11 +31,10 @@ SLOW = ("compile", "compile fullgraph", "onnx")
 # Prepared at the first, judged at the others (one the other's transpose, as deploy.CHECK_SIZES):
 # odd, every level at least 2 x 2 (a side of 1 is specialised by torch.export, a broadcast size).
 SIZES = ((67, 71), (113, 83), (83, 113))
-# The cells that fail on the small models; every other cell works.
-EXPECTED_NO = {("SwinTransformer", "export")}
-# And on the committed models, each reproduced below: Swin's export refuses the other sizes and its
-# ONNX model computes wrong maps there; ViT's export is not bit for bit (eager's fused attention).
-COMMITTED_NO = {("SwinTransformer", "export"), ("SwinTransformer", "onnx"), ("VisionTransformer", "export")}
+# The cells that fail on the small models: none. On the committed models, one, reproduced below:
+# ViT's export is not bit for bit (eager's fused attention).
+EXPECTED_NO: set[tuple[str, str]] = set()
+COMMITTED_NO = {("VisionTransformer", "export")}
 
 
 def _small_efficientnet() -> torch.nn.Module:
@@ -91,15 +90,8 @@ def test_each_cell_of_the_deploy_matrix_on_a_small_model(small_pyramids, family,
     _check(deploy.deploy_cell(pyramid, family, tool, _sizes(pyramid)))
 
 
-SWIN_COMPILE_SKIP = pytest.mark.skip(reason="torch.compile of Swin at three sizes (a recompile with dynamic H and W) "
-                                     "ran over 10 minutes unfinished on 2 cores, full-size and small alike: open, "
-                                     "issue 21; the committed run leaves the compiles out")
-
-
-@pytest.mark.smoke
-@pytest.mark.parametrize(("family", "tool"), [
-    pytest.param(f, t, marks=SWIN_COMPILE_SKIP) if (f, t[:7]) == ("SwinTransformer", "compile") else (f, t)
-    for f in DEPLOY_MODELS for t in SLOW])
+@pytest.mark.compilers
+@pytest.mark.parametrize(("family", "tool"), [(f, t) for f in DEPLOY_MODELS for t in SLOW])
 def test_each_compile_and_onnx_cell_of_the_deploy_matrix_on_a_small_model(small_pyramids, family, tool):
     pyramid = small_pyramids[family]
     _check(deploy.deploy_cell(pyramid, family, tool, _sizes(pyramid)))
@@ -201,8 +193,8 @@ def test_the_committed_matrix_fails_only_the_known_cells(committed):
     assert list(failures) == list(DEPLOY_MODELS)
     assert {(f, t) for f, tools in failures.items() for t in tools} == COMMITTED_NO
     cells = {(c.family, c.tool): c for c in deploy.load_deploy_cells(committed)}
-    assert "Guard failed" in cells["SwinTransformer", "export"].error
-    assert cells["SwinTransformer", "onnx"].ran  # no error: wrong maps
+    swin = [cells["SwinTransformer", t] for t in ("export", "onnx")]  # pyramids.windows: both fixed
+    assert swin[0].works and swin[0].max_abs_diff == 0 and swin[1].works
     vit = cells["VisionTransformer", "export"]
     assert vit.ran and 0 < vit.max_abs_diff <= 1e-5  # float rounding, not a wrong map
 
@@ -222,7 +214,8 @@ def test_repro_swin_export_with_dynamic_hw_specialises_on_the_window_padding():
     with Dim.DYNAMIC succeeds, but the program specialises on whether a side needs padding, and
     refuses (AssertionError: Guard failed) an input that does when the example did not: here
     15 x 13 after 14 x 14 (and the other way round). In a whole Swin every stage pads or not, so
-    almost any second size trips it (CHECK_SIZE's first stage, 56 x 40, needs no row padding)."""
+    almost any second size trips it. ``pyramids.windows`` decides nothing from the size
+    (``test_windows.py`` exports a whole Swin pyramid with it)."""
     torch.manual_seed(0)
     block = SwinTransformerBlock(dim=8, num_heads=1, window_size=[7, 7], shift_size=[3, 3]).eval()
     dynamic = {"x": {1: torch.export.Dim.DYNAMIC, 2: torch.export.Dim.DYNAMIC}}
@@ -230,37 +223,6 @@ def test_repro_swin_export_with_dynamic_hw_specialises_on_the_window_padding():
     x = torch.randn(1, 15, 13, 8)  # (B, H, W, C): channels last, as Swin's stages take it
     with pytest.raises(AssertionError, match="Guard failed"), torch.no_grad():
         program(x)
-
-
-def test_workaround_swin_export_with_sides_that_are_multiples_of_the_window():
-    """The workaround: declare H and W as multiples of the window (7 k, k >= 2, so that the shift is
-    never skipped) and pad the input to such a size. The one program then reproduces eager at every
-    such size bit for bit. For a whole Swin-T, whose last stage is H/32: pad the image to a
-    multiple of 32 x 7 = 224 (and at least 448)."""
-    torch.manual_seed(0)
-    block = SwinTransformerBlock(dim=8, num_heads=1, window_size=[7, 7], shift_size=[3, 3]).eval()
-    kh, kw = torch.export.Dim("kh", min=2, max=64), torch.export.Dim("kw", min=2, max=64)
-    program = torch.export.export(block, (torch.randn(1, 14, 21, 8),), dynamic_shapes={"x": {1: 7 * kh, 2: 7 * kw}})
-    module = program.module()
-    for h, w in ((21, 14), (28, 35), (14, 14)):
-        x = torch.randn(1, h, w, 8)
-        with torch.no_grad():
-            assert torch.equal(module(x), block(x)), (h, w)
-    with pytest.raises(AssertionError, match="Guard failed"), torch.no_grad():
-        module(torch.randn(1, 15, 13, 8))  # not a multiple of the window: refused, as declared
-
-
-@pytest.mark.smoke
-def test_workaround_a_swin_pyramid_exported_for_multiples_of_224_matches_eager_at_another_one(small_pyramids):
-    """The workaround on a whole Swin pyramid (window 7, patch 4, three merges: its last stage is
-    H/32): H and W declared as 224 k (k >= 2), exported once at 448 x 448, bit for bit at 672 x 448."""
-    pyramid = small_pyramids["SwinTransformer"]
-    kh, kw = torch.export.Dim("kh", min=2, max=8), torch.export.Dim("kw", min=2, max=8)
-    program = torch.export.export(copy.deepcopy(pyramid), (torch.randn(1, 3, 448, 448),),
-                                  dynamic_shapes={"x": {2: 224 * kh, 3: 224 * kw}}).module()
-    x = torch.randn(1, 3, 672, 448)
-    with torch.no_grad():
-        assert all(torch.equal(a, b) for a, b in zip(program(x), pyramid(x), strict=True))
 
 
 def test_repro_an_exported_multihead_attention_misses_eagers_fast_path_by_rounding():
@@ -295,8 +257,8 @@ def test_repro_an_exported_multihead_attention_misses_eagers_fast_path_by_roundi
 def test_repro_swin_onnx_with_dynamic_hw_computes_wrong_maps_at_another_width():
     """The ONNX model of one Swin block, exported (through torch.export) at 5 x 6, where one 7 x 7
     window covers the map and torchvision skips the shift, has no guards: it keeps the choice. At
-    6 x 5 it is right; at 15 x 13, where eager shifts its windows, it runs and is wrong. In Swin-T,
-    EXPORT_SIZE leaves the two last stages one window each; the judged sizes do not."""
+    6 x 5 it is right; at 15 x 13, where eager shifts its windows, it runs and is wrong.
+    ``pyramids.windows`` computes the choice in the graph (``test_windows.py``)."""
     import onnxruntime
 
     torch.manual_seed(0)

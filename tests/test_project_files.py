@@ -169,6 +169,18 @@ def test_make_book_and_test_check_the_prerequisites_first():
     assert "sh tools/prereqs.sh" in makefile
 
 
+def test_ci_runs_make_test_then_the_compiler_cells_that_make_test_leaves_out():
+    makefile = (ROOT / "Makefile").read_text()
+    recipes = {goal: makefile.split(f"\n{goal}: ")[1].split("\n\n")[0] for goal in ("check", "test-compilers")}
+    assert '-m "not browser and not compilers"' in recipes["check"] and "$(NBVAL) tests book" in recipes["check"]
+    assert "NBVAL := --nbval " in makefile
+    assert "-m compilers" in recipes["test-compilers"]
+    test = next(line for line in makefile.splitlines() if line.startswith("test:")).split()
+    assert test[-2:] == ["check", "browser-test"]
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.startswith("make")]
+    assert ci == ["make test", "make test-compilers"]
+
+
 def test_readme_states_the_vit_pyramids_new_parameters():
     from backbones_tutorial.pyramids.backbone import backbone, build_on_meta, new_parameters
 

@@ -14,6 +14,10 @@ torchvision state dict loads into ``pyramid.body`` strictly. ViT has no stages: 
 ``output_stride=16`` or ``8`` dilates the deeper stages instead of striding them (``dilation.py``):
 on a copy of a model passed in (the caller's model keeps computing what it computed), on the
 model itself when built from a name.
+
+A Swin's window attentions are given a class that computes the same maps with no decision taken
+in Python from the input's size (``windows.py``), so that its pyramid exports with dynamic H and
+W; this is done in place, on a model passed in too (same modules, parameters and state dict).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from backbones_tutorial.models.resnet import ResNet as PackageResNet
 from backbones_tutorial.pyramids.dilation import OUTPUT_STRIDES, apply_dilation, check_undilated, plan_dilation
 from backbones_tutorial.pyramids.levels import Levels
 from backbones_tutorial.pyramids.probe import Step, find_levels
+from backbones_tutorial.pyramids.windows import any_size_windows
 from backbones_tutorial.registry import PYRAMIDS
 
 torch.fx.wrap("check_batch")  # symbolic tracing records the input check as a call
@@ -174,7 +179,9 @@ def backbone(model_or_name: nn.Module | str, output_stride: int = 32) -> nn.Modu
     ``output_stride`` (32, 16 or 8) is the coarsest reduction: below 32 the deeper stages are
     dilated instead of strided (ResNet, MobileNetV3, EfficientNet, RegNet, ConvNeXt; see
     ``dilation.py``). A model passed in is then copied (``copy.deepcopy``) and the copy dilated, so
-    the caller's model is left as it was; at 32 the pyramid shares the caller's model."""
+    the caller's model is left as it was; at 32 the pyramid shares the caller's model. A Swin's
+    window attentions get a class that computes the same maps and exports at any size
+    (``windows.py``), in the caller's model too."""
     check_choice(output_stride, OUTPUT_STRIDES, "output_stride")
     built = isinstance(model_or_name, str)
     if isinstance(model_or_name, str):
@@ -195,4 +202,6 @@ def backbone(model_or_name: nn.Module | str, output_stride: int = 32) -> nn.Modu
         plan_dilation(model_or_name, family, output_stride)  # refused here, before any copy, if it must be
         if not built:
             model_or_name = copy.deepcopy(model_or_name)
+    if family == "SwinTransformer":
+        any_size_windows(model_or_name)  # the same maps, exportable at any size: windows.py
     return Pyramid(model_or_name, FAMILIES[family][1](model_or_name), family, output_stride)
