@@ -45,6 +45,19 @@ def test_the_attention_equals_torchvisions_bit_for_bit(cls, size):
         assert torch.equal(swapped(x), block(x))
 
 
+@pytest.mark.parametrize("size", [(5, 6), (15, 13)])  # one window (no shift, no mask), and shifted
+def test_under_bfloat16_autocast_too(size):
+    """The mask is added in the attention's dtype, so adding zeros where torchvision adds no mask
+    changes no dtype: the same bfloat16-autocast result, bit for bit."""
+    block = _block(st.SwinTransformerBlock)
+    swapped = copy.deepcopy(block)
+    any_size_windows(swapped)
+    x = torch.randn(2, *size, 8)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        want, got = block(x), swapped(x)
+    assert got.dtype == want.dtype and torch.equal(got, want)
+
+
 def test_the_function_takes_torchvisions_arguments_and_gives_its_result():
     attn = _block(st.SwinTransformerBlock).attn
     x = torch.randn(1, 15, 13, 8)
@@ -155,3 +168,24 @@ def test_the_onnx_model_is_right_at_every_size_one_window_a_side_included():
             tolerance = CODEGEN_RTOL * max(t.abs().max().item() for t in want)
             assert [g.shape for g in got] == [w.shape for w in want], size
             assert 0 <= max((g - w).abs().max().item() for g, w in zip(got, want, strict=True)) <= tolerance, size
+
+
+def test_two_window_side_is_the_side_the_stages_count_by_hand():
+    """Patch 4 floors, each merge rounds up: 228 gives 57, 29, 15, 8 (two 7-wide windows in the
+    last stage), 227 gives 56, 28, 14, 7 (one). Swin-T has the same patch, merges and window."""
+    from backbones_tutorial.pyramids.contract import pyramid_on_meta
+    from backbones_tutorial.pyramids.windows import two_window_side
+
+    assert two_window_side(_small_swin_pyramid()) == 228
+    assert two_window_side(pyramid_on_meta("swin_t")) == 228
+    with pytest.raises(ValueError, match="takes a Swin pyramid; Pyramid has no window attention"):
+        two_window_side(backbone(tvm.resnet18()))
+
+
+def test_the_deploy_sizes_give_every_swin_t_stage_two_windows():
+    from backbones_tutorial.bench.deploy import CHECK_SIZES, EXPORT_SIZE
+    from backbones_tutorial.pyramids.contract import pyramid_on_meta
+    from backbones_tutorial.pyramids.windows import two_window_side
+
+    side = two_window_side(pyramid_on_meta("swin_t"))
+    assert all(min(size) >= side for size in (EXPORT_SIZE, *CHECK_SIZES))

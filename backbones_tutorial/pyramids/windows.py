@@ -29,7 +29,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.swin_transformer import ShiftedWindowAttention, ShiftedWindowAttentionV2
 
-__all__ = ["AnySizeWindowAttention", "AnySizeWindowAttentionV2", "any_size_windows", "window_attention"]
+from backbones_tutorial.pyramids.levels import Levels
+
+__all__ = ["AnySizeWindowAttention", "AnySizeWindowAttentionV2", "any_size_windows", "two_window_side",
+           "window_attention"]
 
 
 def _shift_or_zero(side: int, window: int, shift: int) -> int:
@@ -125,7 +128,8 @@ class AnySizeWindowAttentionV2(ShiftedWindowAttentionV2):
                                 logit_scale=self.logit_scale, training=self.training)
 
 
-_SWAPS: dict[type[nn.Module], type[nn.Module]] = {ShiftedWindowAttention: AnySizeWindowAttention, ShiftedWindowAttentionV2: AnySizeWindowAttentionV2}
+_SWAPS: dict[type[nn.Module], type[nn.Module]] = {ShiftedWindowAttention: AnySizeWindowAttention,
+                                                   ShiftedWindowAttentionV2: AnySizeWindowAttentionV2}
 
 
 def any_size_windows(model: nn.Module) -> int:
@@ -139,3 +143,25 @@ def any_size_windows(model: nn.Module) -> int:
             module.__class__ = new
             swapped += 1
     return swapped
+
+
+def two_window_side(pyramid: nn.Module, limit: int = 4096) -> int:
+    """The smallest input side from which every level of a Swin ``pyramid`` (``backbone()``'s) is
+    more than one window wide, by the size rule (``feature_info.sizes``). torch.export specialises
+    a side of one window, as it does any size 1: a program exported at a square or oblong size with
+    both sides at least this takes every such size, and refuses a smaller one with a guard error."""
+    window = max((max(m.window_size) for m in pyramid.modules() if isinstance(m, ShiftedWindowAttention)),
+                 default=None)
+    if window is None:
+        raise ValueError(f"two_window_side takes a Swin pyramid; {type(pyramid).__name__} has no window attention")
+    levels = pyramid.feature_info
+    if not isinstance(levels, Levels):
+        raise ValueError(f"two_window_side takes backbone()'s pyramid; {type(pyramid).__name__} has no Levels")
+    for side in range(window + 1, limit + 1):  # no level is wider than the input
+        try:
+            sizes = levels.sizes(side, side)
+        except ValueError:  # too small: some level has no row left
+            continue
+        if all(min(h, w) > window for h, w in sizes):
+            return side
+    raise ValueError(f"no side up to {limit} gives every level more than {window} pixels")
