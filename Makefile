@@ -17,9 +17,13 @@ book: prereqs-book setup mathjax
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "The book is in _build/html: open _build/html/index.html"
 
-# Everything but the compiler cells (test-compilers, which CI runs after this): lint, then the unit
-# tests, the end-to-end runs and every chapter in one pytest run (check), then the browser.
-test: prereqs-test setup lint check browser-test
+# Everything but the compiler cells (test-compilers, which CI runs after this): lint, the unit
+# tests, the end-to-end runs and every chapter in one pytest run (check), and the browser test,
+# the three at once. On 2 cores check keeps both busy, but mypy uses one and the browser test
+# leaves most of one idle (Chromium waits on every page): run one after the other, the three took
+# 413 s from a fresh clone here, setup included. -O prints each one's output in one piece.
+test: prereqs-test setup browser mathjax
+	$(MAKE) --no-print-directory -j3 -O lint check browser-test
 
 # For contributors, while working (CONTRIBUTING.md): lint and the unit tests that are not marked
 # slow; no browser, no chapters, no end-to-end runs. make test runs everything.
@@ -50,7 +54,7 @@ export OMP_NUM_THREADS ?= 1
 # one kernel. Strict nbval: every stored output of every chapter is compared with a fresh run.
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=300
 check: setup
-	$(BIN)/pytest -rs $(XDIST) --dist loadfile -m "not browser and not compilers" $(NBVAL) tests book
+	$(BIN)/pytest -rs $(XDIST) --dist loadfile --durations=15 -m "not browser and not compilers" $(NBVAL) tests book
 
 # The unit tests alone: no browser, no end-to-end runs, no compiler cells.
 unit: setup
@@ -78,7 +82,7 @@ test-compilers: setup
 # time goes to Chromium rendering the pages, and two workers on 2 cores were no faster.
 # Skipped, with the reason printed (-rs), where Chromium or Playwright is missing.
 browser-test: setup browser mathjax
-	$(BIN)/pytest -rs -m browser tests/test_browser.py
+	$(BIN)/pytest -rs -p no:cacheprovider -m browser tests/test_browser.py
 
 # The system Chromium that Playwright drives (never a downloaded browser). Best effort: without
 # apt or root it only says so, and the browser test is then skipped rather than failed.
