@@ -117,3 +117,11 @@ def test_repro_torchscript_refuses_a_python_forward_hook(small):
     model.layer2.register_forward_hook(hook)
     with pytest.raises(RuntimeError, match="Hook 'hook' on module 'Sequential'"):
         torch.jit.script(model)
+
+
+def test_a_cell_is_shown_the_same_way_in_both_tables():
+    """``ToolResult.shown``, the one format of the methods' and the families' tables."""
+    assert compat.ToolResult(True, 3.5e-05, 1.9e-03, "").shown == "yes 3.5e-05<=1.9e-03"
+    assert compat.ToolResult(True, 0.0, 0.0, "").shown == "yes 0e+00"  # bit for bit: no tolerance shown
+    assert compat.ToolResult(True, 2.0e-1, 1.0e-1, "").shown == "no (differs) 2.0e-01<=1.0e-01"
+    assert compat.ToolResult(False, None, 0.1, "RuntimeError: got Proxy").shown == "no (RuntimeError)"

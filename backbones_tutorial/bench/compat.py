@@ -58,6 +58,16 @@ class ToolResult:
             return "yes"
         return "no (differs)" if self.ran else f"no ({self.error.split(':')[0]})"
 
+    @property
+    def shown(self) -> str:
+        """The cell as both tables show it: the outcome, the largest difference from eager and,
+        unless it is 0 (bit for bit), the tolerance: ``"yes 3.5e-05<=1.9e-03"``, ``"yes 0e+00"``."""
+        if not self.ran:
+            return self.outcome
+        if not self.tolerance:
+            return f"{self.outcome} {self.max_abs_diff:.0e}"
+        return f"{self.outcome} {self.max_abs_diff:.1e}<={self.tolerance:.1e}"
+
 
 @dataclass(frozen=True)
 class Cell(ToolResult):
@@ -250,14 +260,6 @@ def works(record: dict) -> dict[str, dict[str, bool]]:
     return out
 
 
-def _fmt_cell(c: Cell) -> str:
-    if not c.ran:
-        return c.outcome
-    if not c.tolerance:
-        return f"{c.outcome} {c.max_abs_diff:.0e}"
-    return f"{c.outcome} {c.max_abs_diff:.1e}<={c.tolerance:.0e}"
-
-
 def matrix_table(record: dict) -> Table:
     """One row per method, one column per tool: the outcome, the largest difference from eager and
     the tolerance it was judged by (none shown: bit for bit)."""
@@ -265,7 +267,7 @@ def matrix_table(record: dict) -> Table:
     methods = list(dict.fromkeys(c.method for c in cells))
     tools = list(dict.fromkeys(c.tool for c in cells))
     by = {(c.method, c.tool): c for c in cells}
-    rows = tuple((m, *(_fmt_cell(by[m, t]) for t in tools)) for m in methods)
+    rows = tuple((m, *(by[m, t].shown for t in tools)) for m in methods)
     shape = " x ".join(map(str, record["input"]))
     model = record["model"].replace("resnet", "ResNet")  # the reader's name, not the builder's
     return Table(("method", *(f"{t} (deprecated)" if t in DEPRECATED else t for t in tools)), rows,

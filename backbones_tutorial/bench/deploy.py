@@ -31,7 +31,7 @@ from backbones_tutorial.display import Table
 from backbones_tutorial.registry import DEPLOY_MODELS, DEPLOY_TOOLS
 
 __all__ = ["CHECK_SIZES", "EXPORT_SIZE", "DeployCell", "deploy_cell", "deploy_failures", "deploy_matrix",
-           "deploy_table", "deploy_verdicts", "load_deploy", "load_deploy_cells"]
+           "deploy_table", "load_deploy", "load_deploy_cells"]
 
 EXPORT_SIZE = (229, 261)  # odd, not a multiple of 32: every stage rounds
 # Two other odd sizes, one the other's transpose. All three give every Swin-T stage at least two
@@ -131,27 +131,17 @@ def load_deploy(path: str | pathlib.Path) -> dict:
 def deploy_failures(record: dict) -> dict[str, list[str]]:
     """``{family: [tools that do not work]}``, every family of the record (an empty list: deployable
     under every tool checked)."""
-    return {f: [t for t, ok in tools.items() if not ok] for f, tools in deploy_verdicts(record).items()}
+    out: dict[str, list[str]] = {}
+    for c in load_deploy_cells(record):
+        out.setdefault(c.family, [])
+        if not c.works:
+            out[c.family].append(c.tool)
+    return out
 
 
 def load_deploy_cells(record: dict) -> list[DeployCell]:
     """The cells of a record written by ``deploy_matrix``."""
     return [DeployCell(**{**c, "sizes": tuple(tuple(s) for s in c["sizes"])}) for c in record["cells"]]
-
-
-def deploy_verdicts(record: dict) -> dict[str, dict[str, bool]]:
-    """``{family: {tool: works}}`` of a stored record."""
-    out: dict[str, dict[str, bool]] = {}
-    for c in load_deploy_cells(record):
-        out.setdefault(c.family, {})[c.tool] = c.works
-    return out
-
-
-def _fmt(c: DeployCell) -> str:
-    if not c.ran:
-        return c.outcome
-    diff = f"{c.max_abs_diff:.0e}" if not c.tolerance else f"{c.max_abs_diff:.1e}<={c.tolerance:.1e}"
-    return f"{c.outcome} {diff}{' *' if c.note else ''}"
 
 
 def deploy_table(record: dict) -> Table:
@@ -161,7 +151,8 @@ def deploy_table(record: dict) -> Table:
     families = list(dict.fromkeys(c.family for c in cells))
     tools = list(dict.fromkeys(c.tool for c in cells))
     by = {(c.family, c.tool): c for c in cells}
-    rows = tuple((f"{f} ({by[f, tools[0]].model})", *(_fmt(by[f, t]) for t in tools)) for f in families)
+    rows = tuple((f"{f} ({by[f, tools[0]].model})", *(by[f, t].shown + (" *" if by[f, t].note else "") for t in tools))
+                 for f in families)
     m = record["machine"]
     h, w = record["export_size"]
     judged = " and ".join(f"{a} x {b}" for a, b in record["check_sizes"])
