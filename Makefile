@@ -13,8 +13,10 @@ STAMP  := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | cksum 
 
 .PHONY: book test check test-compilers quick prereqs-book prereqs-test setup lint unit smoke nbval browser browser-test mathjax execute readme lock clean
 
+# --all: with no page out of date Sphinx skips copying _static, so an edited book.css or book.js
+# would not reach _build/html; every page is written again instead (the stored outputs, not run).
 book: prereqs-book setup mathjax
-	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	$(BIN)/jupyter-book build . --all --warningiserror --keep-going
 	@echo "The book is in _build/html: open _build/html/index.html"
 
 # Everything but the compiler cells (test-compilers, which CI runs after this): lint, the unit

@@ -11,8 +11,9 @@ phone's width (390 px) and a desktop's (1280 px), in the light and the dark colo
 * the cells of the chapters' tables are visibly apart (a gap between the texts of neighbours);
 * math is rendered by MathJax: every ``.math`` element holds a rendered formula, and no raw TeX
   delimiter is left in the text;
-* table and figure captions reach a contrast of 4.5:1 with their background (WCAG AA), and no
-  table caption shows a registry key of the package instead of a model's name;
+* table and figure captions reach a contrast of 4.5:1 with their background (WCAG AA), no table
+  caption shows a registry key of the package instead of a model's name, and none is wider than
+  its box (above a table wider than the column, the caption wraps and stays in view);
 * every figure of a chapter is numbered, every image is loaded and has an alt text that is not a
   file name, and a page shows at least as many images as its source has figures;
 * notebook pages carry Colab and Binder launch links to ``book/<name>.ipynb`` of the repository
@@ -318,6 +319,10 @@ MEASURE = """() => {
         const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
         return {text: el.innerText.trim(), contrast: (a + 0.05) / (b + 0.05)};
     });
+    const wideCaptions = Array.from(article.querySelectorAll(".cell_output .output.text_html table caption"))
+        .filter(visible).filter((c) => { const box = c.closest(".output.text_html");
+            return c.getBoundingClientRect().right > box.getBoundingClientRect().left + box.clientWidth + 1; })
+        .map((c) => c.innerText.trim().slice(0, 60));
     const maths = Array.from(article.querySelectorAll(".math"));
     const textOutsideCode = Array.from(article.querySelectorAll("p, li, td, th, h1, h2, h3, caption, figcaption"))
         .filter((el) => !el.closest("pre, code, .highlight")).map((el) => el.innerText).join("\\n");
@@ -327,7 +332,7 @@ MEASURE = """() => {
               .filter((el) => el.getBoundingClientRect().right > doc.clientWidth + 1
               && !el.closest("pre, div.highlight, .cell_output .output, .pst-scrollable-table-container")
               && getComputedStyle(el).position !== "fixed").slice(0, 5).map((el) => el.tagName + "." + el.className),
-        clipped, cramped, captions,
+        clipped, cramped, captions, wideCaptions,
         math: maths.length, mathRendered: maths.filter((el) => el.querySelector("mjx-container")).length,
         rawTex: (textOutsideCode.match(/\\\\\\(|\\\\\\)|\\\\\\[|\\\\\\]|\\$\\$/g) || []).length,
         figures: Array.from(article.querySelectorAll("figure")).map((f) => ({
@@ -397,6 +402,7 @@ def test_page_renders(visit, doc, width, scheme):
     unrendered = m["math"] - m["mathRendered"]
     assert not unrendered, f"{where}: {unrendered} of {m['math']} formulas not rendered by MathJax"
     assert m["rawTex"] == 0, f"{where}: {m['rawTex']} raw TeX delimiters in the text"
+    assert not m["wideCaptions"], f"{where}: table captions wider than their box, cut off: {m['wideCaptions']}"
     low = [(c["text"][:60], round(c["contrast"], 2)) for c in m["captions"] if c["contrast"] < MIN_CONTRAST]
     assert not low, f"{where}: captions below {MIN_CONTRAST}:1 contrast: {low}"
     keys = _registry_keys()
