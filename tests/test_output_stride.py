@@ -169,3 +169,49 @@ def test_big_members_on_the_meta_device(name, output_stride):
     assert pyramid.feature_info.reductions[-1] == output_stride
     outs = meta_call(pyramid, torch.empty(1, 3, 225, 161, device="meta"))
     assert [tuple(o.shape[1:]) for o in outs] == pyramid.feature_info.shapes(225, 161)
+
+
+@pytest.mark.parametrize("kernel", [2, 4])
+@pytest.mark.parametrize("dilation", [1, 2, 3])
+@pytest.mark.parametrize("size", [(15, 16), (9, 9)])
+def test_same_padded_conv_equals_torchs_same_padding_bit_for_bit(kernel, dilation, size):
+    import warnings
+
+    from backbones_tutorial.pyramids.dilation import SamePaddedConv2d
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(4, 6, kernel, padding="same", dilation=dilation).eval()
+    ours = SamePaddedConv2d(4, 6, kernel, padding="same", dilation=dilation).eval()
+    ours.load_state_dict(conv.state_dict(), strict=True)
+    x = torch.randn(2, 4, *size)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's own "same" with an even kernel warns (once) here
+        want = conv(x)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("error")  # and ours does not
+        got = ours(x)
+    assert got.shape == want.shape == (2, 6, *size) and torch.equal(got, want)
+
+
+def test_importing_the_package_leaves_the_warning_filters_alone():
+    """The dilated ConvNeXt's even-kernel "same" padding no longer needs a process-wide filter."""
+    import subprocess
+    import sys
+
+    # torch, numpy and sympy add filters of their own when imported: take "before" after them
+    code = ("import warnings, torch, torchvision; before = list(warnings.filters); "
+            "import backbones_tutorial.pyramids.backbone, backbones_tutorial.pyramids.dilation; "
+            "assert warnings.filters == before, [f for f in warnings.filters if f not in before]")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_a_dilated_convnext_runs_without_a_warning():
+    import warnings
+
+    torch.manual_seed(0)
+    pyramid = backbone(build_torchvision("convnext_tiny"), output_stride=8).eval()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        maps = pyramid(torch.randn(1, 3, 67, 75))
+    assert [m.shape[-2:] for m in maps] == [torch.Size(s) for s in pyramid.feature_info.sizes(67, 75)]

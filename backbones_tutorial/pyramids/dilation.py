@@ -24,21 +24,35 @@ timm dilates VGG (timm's ``VGG`` accepts only ``output_stride=32``): these are r
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from torch import nn
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 from backbones_tutorial.checks import check_choice
 
-__all__ = ["DILATABLE", "Dilation", "OUTPUT_STRIDES", "apply_dilation", "check_undilated", "plan_dilation"]
+__all__ = ["DILATABLE", "Dilation", "OUTPUT_STRIDES", "SamePaddedConv2d", "apply_dilation", "check_undilated",
+           "plan_dilation"]
 
 OUTPUT_STRIDES = (8, 16, 32)  # 32: the classification network as it is
 
-# ConvNeXt's 2x2 downsampling conv at stride 1 pads "same", one pixel at the end (as timm does); torch
-# then notes, once, that it pads a copy of the input. That is the expected cost, not a fault.
-warnings.filterwarnings("ignore", message="Using padding='same' with even kernel lengths", category=UserWarning)
+
+class SamePaddedConv2d(nn.Conv2d):
+    """``nn.Conv2d`` with ``padding="same"`` that pads an even kernel's extra pixel itself, as
+    ``F.conv2d`` does inside (the same ops, so the same result), without the warning torch gives
+    there that it pads a copy of the input: ConvNeXt's 2x2 downsampling conv at stride 1, dilated.
+    ``(k - 1) * d`` pixels in all, split over the two sides with the odd one at the end, as timm's
+    "same" padding. ``apply_dilation`` swaps it in; the parameters and the state dict are unchanged."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        left, extra = [], []
+        for k, d in zip(self.kernel_size, self.dilation, strict=True):  # (H, W)
+            total = d * (k - 1)
+            left.append(total // 2)
+            extra.append(total - 2 * (total // 2))  # 0 or 1, at the end
+        x = F.pad(x, (0, extra[1], 0, extra[0]))
+        return F.conv2d(x, self.weight, self.bias, self.stride, tuple(left), self.dilation, self.groups)
 
 
 def _resnet_units(m: nn.Module) -> list[nn.Module]:
@@ -156,3 +170,5 @@ def apply_dilation(plan: list[Dilation]) -> None:
                 # odd k: (k - 1) // 2 * d on each side; even k (ConvNeXt's 2x2 downsampling) pads
                 # (k - 1) * d in all, the extra pixel at the end, as timm's "same" padding does
                 m.padding = ((k - 1) // 2 * step.dilation,) * 2 if k % 2 else "same"
+                if not k % 2 and type(m) is nn.Conv2d and m.padding_mode == "zeros":
+                    m.__class__ = SamePaddedConv2d  # same parameters and state dict
