@@ -107,6 +107,7 @@ def test_repro_a_deepcopy_of_hooks_writes_into_the_originals_store(small, x):
         copy.deepcopy(hooked)(x)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")  # the repro needs it
 def test_repro_torchscript_refuses_a_python_forward_hook(small):
     """A hook that stores the output, as every extraction hook does: TorchScript cannot compile it."""
     model, store = copy.deepcopy(small), {}
