@@ -13,7 +13,8 @@ phone's width (390 px) and a desktop's (1280 px), in the light and the dark colo
   delimiter is left in the text;
 * table and figure captions reach a contrast of 4.5:1 with their background (WCAG AA), no table
   caption shows a registry key of the package instead of a model's name, and none is wider than
-  its box (above a table wider than the column, the caption wraps and stays in view);
+  its box (above a table wider than the column, the caption wraps and stays in view); a table
+  wider than its box shows that it scrolls (a shadow at the edge where columns are hidden);
 * every figure of a chapter is numbered, every image is loaded and has an alt text that is not a
   file name, and a page shows at least as many images as its source has figures;
 * notebook pages carry Colab and Binder launch links to ``book/<name>.ipynb`` of the repository
@@ -323,6 +324,13 @@ MEASURE = """() => {
         .filter(visible).filter((c) => { const box = c.closest(".output.text_html");
             return c.getBoundingClientRect().right > box.getBoundingClientRect().left + box.clientWidth + 1; })
         .map((c) => c.innerText.trim().slice(0, 60));
+    // A table wider than its box scrolls; the reader must see that more columns wait (book.css's
+    // scroll shadows: two covers that scroll with the table over two shadows that do not).
+    const uncued = Array.from(article.querySelectorAll(".cell_output .output.text_html"))
+        .filter((box) => box.querySelector("table") && box.scrollWidth > box.clientWidth + 1)
+        .filter((box) => { const s = getComputedStyle(box);
+            return !(s.backgroundImage.includes("radial-gradient") && s.backgroundAttachment.includes("local")); })
+        .map((box) => box.textContent.trim().slice(0, 60));
     const maths = Array.from(article.querySelectorAll(".math"));
     const textOutsideCode = Array.from(article.querySelectorAll("p, li, td, th, h1, h2, h3, caption, figcaption"))
         .filter((el) => !el.closest("pre, code, .highlight")).map((el) => el.innerText).join("\\n");
@@ -332,7 +340,7 @@ MEASURE = """() => {
               .filter((el) => el.getBoundingClientRect().right > doc.clientWidth + 1
               && !el.closest("pre, div.highlight, .cell_output .output, .pst-scrollable-table-container")
               && getComputedStyle(el).position !== "fixed").slice(0, 5).map((el) => el.tagName + "." + el.className),
-        clipped, cramped, captions, wideCaptions,
+        clipped, cramped, captions, wideCaptions, uncued,
         math: maths.length, mathRendered: maths.filter((el) => el.querySelector("mjx-container")).length,
         rawTex: (textOutsideCode.match(/\\\\\\(|\\\\\\)|\\\\\\[|\\\\\\]|\\$\\$/g) || []).length,
         figures: Array.from(article.querySelectorAll("figure")).map((f) => ({
@@ -403,6 +411,7 @@ def test_page_renders(visit, doc, width, scheme):
     assert not unrendered, f"{where}: {unrendered} of {m['math']} formulas not rendered by MathJax"
     assert m["rawTex"] == 0, f"{where}: {m['rawTex']} raw TeX delimiters in the text"
     assert not m["wideCaptions"], f"{where}: table captions wider than their box, cut off: {m['wideCaptions']}"
+    assert not m["uncued"], f"{where}: tables cut off at the box's edge with no sign that they scroll: {m['uncued']}"
     low = [(c["text"][:60], round(c["contrast"], 2)) for c in m["captions"] if c["contrast"] < MIN_CONTRAST]
     assert not low, f"{where}: captions below {MIN_CONTRAST}:1 contrast: {low}"
     keys = _registry_keys()
