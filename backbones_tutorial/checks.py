@@ -86,6 +86,9 @@ def check_choice(value: object, choices: Iterable[object], what: str) -> None:
     choices = list(choices)
     if isinstance(value, bool) or value not in choices:  # True == 1: not a choice among ints
         raise ValueError(f"unknown {what} {value!r}; valid choices: {', '.join(map(repr, choices))}")
+    if not any(isinstance(value, type(c)) and value == c for c in choices):  # 16.0 == 16, but not an int
+        raise TypeError(f"{what} {value!r} is a {type(value).__name__}; valid choices: "
+                        f"{', '.join(map(repr, choices))} ({', '.join(sorted({type(c).__name__ for c in choices}))})")
 
 
 def check_type(value: object, types: type | tuple[type, ...], what: str, hint: str = "") -> None:

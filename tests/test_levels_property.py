@@ -23,6 +23,17 @@ _rng = random.Random(19)  # seeded: the same 20 sizes on every run
 _PAIRS = ((_rng.randrange(65, 131, 2), _rng.randrange(65, 131, 2)) for _ in range(40))
 SIZES = [(h, w) for h, w in _PAIRS if h != w][:20]
 
+class LastThree(torch.nn.Module):
+    """A user's pyramid made of another's last three levels, declared as a slice of its feature_info."""
+
+    def __init__(self, pyramid: torch.nn.Module) -> None:
+        super().__init__()
+        self.pyramid, self.feature_info = pyramid, pyramid.feature_info[1:]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.pyramid(x)[1:]
+
+
 PYRAMIDS = {
     "resnet18 (torchvision)": lambda: backbone("resnet18"),
     "resnet50 (ResNetFeatures)": lambda: resnet_features(50),
@@ -36,6 +47,7 @@ PYRAMIDS = {
     "swin_t": lambda: backbone("swin_t"),
     "resnet18 FPN (ResNetFPN)": lambda: ResNetFPN(resnet_features(18), 32),
     "convnext_tiny FPN (PyramidFPN)": lambda: PyramidFPN(backbone("convnext_tiny"), 32),
+    "swin_t sliced, FPN (PyramidFPN)": lambda: PyramidFPN(LastThree(backbone("swin_t")), 32),  # mixed rounding
 }
 
 
@@ -83,7 +95,9 @@ def test_a_planted_wrong_stride_fails_the_check(measured):
     at every size (a side halved again differs from the real one for every side >= 65)."""
     pyramid, outs = measured
     info = pyramid.feature_info
-    wrong = Levels([*info[:-1], dataclasses.replace(info[-1], reduction=2 * info[-1].reduction)])
+    bad = dataclasses.replace(info[-1], reduction=2 * info[-1].reduction)
+    chain = Levels(bad if f == info[-1] else f for f in info.chain)  # a sliced pyramid keeps its chain
+    wrong = Levels([*info[:-1], bad], chain=chain)
     for (h, w), maps in outs.items():
         with pytest.raises(ValueError, match=rf"level {info[-1].name!r}.*declared"):
             wrong.check(maps, h, w)

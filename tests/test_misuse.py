@@ -25,6 +25,7 @@ from backbones_tutorial.data import denormalise, sample_image
 from backbones_tutorial.display import Table, fmt_int, fmt_shape, prose, show_source
 from backbones_tutorial.extractors.cut import child_table, truncate, up_to
 from backbones_tutorial.extractors.freeze import freeze, unfreeze
+from backbones_tutorial.extractors.methods import HookExtractor, build_extractor
 from backbones_tutorial.extractors.zoo import VGG16Blocks, maxpool_indices
 from backbones_tutorial.models.blocks import BasicBlock, Bottleneck, conv1x1, conv3x3, projection
 from backbones_tutorial.models.resnet import ResNet, resnet, resnet18, resnet_feature_info
@@ -386,7 +387,11 @@ for label, call, error, words in (
     ("pad-multiple-bool", lambda: pad_to_multiple(torch.zeros(1, 3, 5, 5), True), ValueError,
      ("positive int", "True")),
     ("pad-3d", lambda: pad_to_multiple(torch.zeros(3, 5, 5), 32), ValueError, ("(B, C, H, W)", "[3, 5, 5]")),
-    ("pad-numpy", lambda: pad_to_multiple(np.zeros((1, 3, 5, 5)), 32), ValueError, ("(B, C, H, W)", "ndarray")),
+    ("pad-numpy", lambda: pad_to_multiple(np.zeros((1, 3, 5, 5)), 32), TypeError, ("(B, C, H, W)", "ndarray")),
+    ("pad-channels-last", lambda: pad_to_multiple(torch.zeros(1, 50, 70, 3), 32), ValueError,
+     ("[1, 50, 70, 3]", "channels-last", "x.permute(0, 3, 1, 2)")),
+    ("pad-empty-side", lambda: pad_to_multiple(torch.zeros(1, 3, 0, 5), 32), ValueError,
+     ("H, W >= 1", "[1, 3, 0, 5]")),
     ("crop-reduction", lambda: Padding((5, 5), (32, 32)).crop(torch.zeros(1, 8, 1, 1), 0), ValueError,
      ("reduction must be a positive int", "got 0")),
     ("crop-too-small", lambda: Padding((65, 65), (96, 96)).crop(torch.zeros(1, 8, 2, 2), 32), ValueError,
@@ -428,6 +433,8 @@ for label, call, error, words in (
     ("os-7", lambda: backbone("resnet18", output_stride=7), ValueError,
      ("output_stride 7", "valid choices: 8, 16, 32")),
     ("os-bool", lambda: backbone("resnet18", output_stride=True), ValueError, ("True", "valid choices: 8, 16, 32")),
+    ("os-float", lambda: backbone("resnet18", output_stride=16.0), TypeError,
+     ("output_stride 16.0 is a float", "valid choices: 8, 16, 32 (int)")),
     ("os-str", lambda: backbone("resnet18", output_stride="16"), ValueError, ("'16'", "valid choices: 8, 16, 32")),
     ("os-swin", lambda: backbone(on_meta(torchvision.models.swin_t), output_stride=16), ValueError,
      ("SwinTransformer cannot be dilated", *DILATABLE_NAMES)),
@@ -452,6 +459,39 @@ for label, call, error, words in (
      ("atrous rate", "got 0")),
 ):
     CASES[f"os-{label}"] = Case(call, error, words)
+
+
+# Found by the review of stop 25: names given as one string, hooks used after remove(), a U-Net decoder
+# given a dict or another batch (torch's "'str' object has no attribute 'shape'" and cat errors before).
+def _removed_hooks():
+    h = HookExtractor(model("ResNet"), ["layer1"])
+    h.remove()
+    return h(torch.zeros(1, 3, 32, 32))
+
+
+def _odd_levels(batch: int = 1) -> list[torch.Tensor]:
+    return [torch.zeros(batch, c, s, s) for c, s in zip(pyramid("resnet18").feature_info.channels,
+                                                          (16, 8, 4, 2, 1), strict=True)]
+
+
+for label, call, error, words in (
+    ("extractor-layers-string", lambda: build_extractor("fx", on_meta(torchvision.models.resnet18), "layer2"),
+     TypeError, ("list of stage names", "['layer2']", "the string 'layer2'")),
+    ("hooks-names-string", lambda: HookExtractor(model("ResNet"), "layer1"), TypeError,
+     ("list of submodule names", "the string 'layer1'")),
+    ("hooks-empty", lambda: HookExtractor(model("ResNet"), []), ValueError, ("names is empty", "ResNet")),
+    ("hooks-removed", _removed_hooks, RuntimeError, ("hooks were removed", "['layer1']", "build a new one")),
+    ("levels-renamed-count", lambda: pyramid("resnet18").feature_info.renamed(["p2"], 8), ValueError,
+     ("one new name per level", "['p2']")),
+    ("select-string", lambda: pyramid("resnet18").feature_info.select("layer2"), TypeError,
+     ("list of level names", "['layer2']")),
+    ("unet-dict", lambda: UNetDecoder(pyramid("resnet18").feature_info, 2)(
+        torch.zeros(1, 3, 32, 32), dict(zip("abcde", _odd_levels(), strict=True))), TypeError,
+     ("got a dict", "list(d.values())")),
+    ("unet-image-batch", lambda: UNetDecoder(pyramid("resnet18").feature_info, 2)(
+        torch.zeros(2, 3, 32, 32), _odd_levels()), ValueError, ("image batch has 2", "levels 1")),
+):
+    CASES[f"review-{label}"] = Case(call, error, words)
 
 
 # Issue 20: a pyramid of another dtype than the FPN's weights (torch said "Input type (double) and

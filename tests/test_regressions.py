@@ -11,7 +11,7 @@ import torchvision
 from backbones_tutorial.display import Table
 from backbones_tutorial.extractors.methods import HookExtractor, build_extractor
 from backbones_tutorial.pyramids.backbone import backbone
-from backbones_tutorial.pyramids.fpn import ResNetFPN
+from backbones_tutorial.pyramids.fpn import PyramidFPN, ResNetFPN
 from backbones_tutorial.pyramids.resnet import resnet_features
 
 
@@ -105,3 +105,55 @@ def test_resnet_feature_info_reads_the_dilation_of_a_resnet_dilated_by_torchvisi
     with torch.no_grad():
         maps = ResNetBackbone(model)(torch.randn(1, 3, 65, 97))
     info.check(maps, 65, 97)
+
+
+# Found by the review of stop 25: level metadata that disagreed with the maps or lost a level's dilation.
+
+
+@pytest.mark.parametrize("image_size", [240, 208])
+def test_a_vit_with_an_odd_token_grid_declares_strides_4_to_32(image_size):
+    """Before: each reduction was image_size // side, so the max-pooled level of a 15 x 15 grid (240 / 16)
+    was declared /34 and sizes() refused it. ViTDet's simple pyramid has strides 4, 8, 16 and 32
+    (Li et al., 2022, figure 2 (c)); the pool floors the odd grid (15 -> 7, 13 -> 6)."""
+    torch.manual_seed(0)
+    vit = torchvision.models.VisionTransformer(image_size=image_size, patch_size=16, num_layers=1, num_heads=2,
+                                               hidden_dim=32, mlp_dim=64)
+    pyramid = backbone(vit).eval()
+    assert pyramid.feature_info.reductions == [4, 8, 16, 32]
+    with torch.no_grad():
+        maps = pyramid(torch.randn(1, 3, image_size, image_size))
+    grid = image_size // 16
+    assert [m.shape[-1] for m in maps] == [4 * grid, 2 * grid, grid, grid // 2]  # by hand
+    pyramid.feature_info.check(maps, image_size, image_size)
+
+
+class _LastThree(torch.nn.Module):
+    """A user's pyramid that keeps the last three levels of another, declaring them as a slice."""
+
+    def __init__(self, pyramid: torch.nn.Module) -> None:
+        super().__init__()
+        self.pyramid, self.feature_info = pyramid, pyramid.feature_info[1:]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.pyramid(x)[1:]
+
+
+def test_an_fpn_on_a_sliced_swin_pyramid_declares_the_sizes_it_computes():
+    """Before: PyramidFPN rebuilt its levels from the slice's reductions alone, losing the chain: one
+    ceil from the input, 29/15/8 rows at 225 where Swin computes 28/14/7 (floor at the stem, then ceil)."""
+    torch.manual_seed(0)
+    fpn = PyramidFPN(_LastThree(backbone("swin_t")), 8).eval()
+    with torch.no_grad():
+        maps = fpn(torch.randn(1, 3, 225, 97))
+    assert [tuple(m.shape[-2:]) for m in maps] == [(28, 12), (14, 6), (7, 3)]  # floor(225/4)=56, then ceil halvings
+    fpn.feature_info.check(maps, 225, 97)
+
+
+def test_fpn_levels_keep_the_dilation_of_the_levels_they_sit_on():
+    """Before: ResNetFPN and PyramidFPN declared dilation 1 everywhere, and a ResNetFeatures built with
+    replace_stride_with_dilation declared none either. torchvision's rule at output stride 8: layer3 and
+    layer4 dilated 2 and 4 (DeepLab's multi-grid aside)."""
+    dilated = resnet_features(50, replace_stride_with_dilation=[False, True, True])
+    assert dilated.feature_info.dilations == [1, 1, 1, 2, 4]
+    assert ResNetFPN(dilated, 8).feature_info.dilations == [1, 1, 2, 4]
+    assert PyramidFPN(backbone("resnet18", output_stride=8), 8).feature_info.dilations == [1, 1, 1, 2, 4]

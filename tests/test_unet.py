@@ -81,5 +81,5 @@ def test_a_backbone_without_feature_info_is_refused():
 def test_features_that_disagree_with_feature_info_are_named():
     decoder = UNetDecoder(OddPyramid.feature_info, num_classes=2)
     bad = [torch.zeros(1, 5, 8, 8), torch.zeros(1, 6, 4, 4), torch.zeros(1, 11, 2, 2)]
-    with pytest.raises(ValueError, match=r"expects levels with channels \[5, 7, 11\].*got \[5, 6, 11\]"):
+    with pytest.raises(ValueError, match=r"UNetDecoder level 1 expects \(B, 7, H, W\).*channels.*\[5, 7, 11\]"):
         decoder(torch.zeros(1, 3, 16, 16), bad)

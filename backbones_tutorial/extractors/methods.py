@@ -21,7 +21,7 @@ from torch import nn
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from backbones_tutorial.checks import check_choice
+from backbones_tutorial.checks import check_choice, check_names
 from backbones_tutorial.extractors.cut import truncate
 from backbones_tutorial.models.resnet import STAGES
 
@@ -35,6 +35,8 @@ STOP_RULES = (ALWAYS, NEVER, WHEN_LAST_STAGE)  # when a method computes nothing 
 
 
 def _check_layers(layers: Sequence[str]) -> list[str]:
+    if isinstance(layers, str):
+        raise TypeError(f"layers must be a list of stage names, e.g. ['{layers}'], got the string {layers!r}")
     layers = list(layers)
     if not layers:
         raise ValueError(f"layers must name at least one stage of {STAGES}")
@@ -122,7 +124,10 @@ class HookExtractor(nn.Module):
 
     def __init__(self, model: nn.Module, names: Sequence[str], clone: bool = True) -> None:
         super().__init__()
-        self.model, self.names, self.clone = model, list(names), clone
+        self.model, self.names, self.clone = model, check_names(names), clone
+        if not self.names:
+            raise ValueError(f"names is empty: name at least one submodule of {type(model).__name__} to hook, "
+                             f"e.g. ['layer2']")
         modules = dict(model.named_modules())
         for name in self.names:
             check_choice(name, [n for n in modules if n], f"submodule of {type(model).__name__}")
@@ -138,6 +143,9 @@ class HookExtractor(nn.Module):
         return hook
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if not self._handles:
+            raise RuntimeError(f"this HookExtractor's hooks were removed (remove()); build a new one to "
+                               f"extract {self.names} again")
         self._store.clear()
         self.model(x)  # the whole network runs, head included
         return [self._store.pop(name) for name in self.names]

@@ -50,7 +50,9 @@ class DeclaresLevels:
         reduction = levels[-1].reduction * stage[0].stride  # only a stage's first block may subsample
         if len(levels) == 1:
             reduction *= _stride(self.maxpool)  # between the stem and layer1
-        levels.append(FeatureInfo(STAGES[len(levels) - 1], self.inplanes, reduction, rounding="ceil"))
+        dilation = cast(nn.Conv2d, stage[-1].conv2).dilation[0]  # dilated instead of strided, torchvision's way
+        levels.append(FeatureInfo(STAGES[len(levels) - 1], self.inplanes, reduction, rounding="ceil",
+                                  dilation=dilation))
         return stage
 
     @property

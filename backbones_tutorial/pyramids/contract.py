@@ -129,9 +129,13 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, value: float = 0.0) -> tuple
     pyramid's divisor, its largest reduction): every level is then exactly H/r x W/r."""
     if not is_int(multiple):
         raise ValueError(f"multiple must be a positive int (the largest reduction, e.g. 32), got {multiple!r}")
-    if not isinstance(x, torch.Tensor) or x.dim() != 4:
-        got = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"pad_to_multiple expects a (B, C, H, W) batch, got {got}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"pad_to_multiple expects a (B, C, H, W) torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 4 or 0 in x.shape[-2:]:
+        raise ValueError(f"pad_to_multiple expects a (B, C, H, W) batch with H, W >= 1, got shape {list(x.shape)}")
+    if x.shape[-1] in (1, 3, 4) and x.shape[1] > 4:  # an image with its channels last: W and C would be padded
+        raise ValueError(f"pad_to_multiple expects (B, C, H, W), got shape {list(x.shape)}, which looks like a "
+                         f"channels-last (B, H, W, C) image: pass x.permute(0, 3, 1, 2)")
     h, w = x.shape[-2:]
     ph, pw = -(-h // multiple) * multiple, -(-w // multiple) * multiple
     padded = F.pad(x, (0, pw - w, 0, ph - h), value=value)  # (B, C, ph, pw)

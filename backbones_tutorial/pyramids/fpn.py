@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from backbones_tutorial.checks import check_batch, check_dtype, check_int, check_pyramid, is_int
-from backbones_tutorial.pyramids.levels import FeatureInfo, Levels
+from backbones_tutorial.pyramids.levels import Levels
 from backbones_tutorial.pyramids.resnet import ResNetFeatures, resnet_features
 
 torch.fx.wrap("check_batch")  # symbolic tracing records the checks as calls, not run on proxies
@@ -92,11 +92,9 @@ class ResNetFPN(nn.Module):
             if hasattr(body, head):
                 delattr(body, head)
         self.body = body
-        levels = body.feature_info[1:]  # C2..C5; the stem is not used by the FPN
+        levels = Levels(body.feature_info[1:])  # C2..C5 (a slice: it keeps the chain); the FPN skips the stem
         self.fpn = FPN([f.channels for f in levels], out_channels)
-        self.feature_info = Levels(  # each P level has its C level's size
-            FeatureInfo(f"p{i + 2}", out_channels, f.reduction, f.rounding) for i, f in enumerate(levels)
-        )
+        self.feature_info = levels.renamed([f"p{i + 2}" for i in range(len(levels))], out_channels)  # C's sizes
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         check_batch(x, self.body.conv1.in_channels, "ResNetFPN", self.body.conv1.weight.dtype)
@@ -121,7 +119,9 @@ class PyramidFPN(nn.Module):
                             f"got {type(body).__name__} with feature_info={levels!r}")
         self.body = body
         self.fpn = FPN(levels.channels, out_channels)  # read, never typed: 96/192/384/768 for ConvNeXt-T
-        self.feature_info = Levels(FeatureInfo(f"p_{f.name}", out_channels, f.reduction, f.rounding) for f in levels)
+        check_int(out_channels, "out_channels")
+        # each output has its level's size, slice or dilation included: the body's levels, renamed
+        self.feature_info = levels.renamed([f"p_{f.name}" for f in levels], out_channels)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         if isinstance(x, torch.Tensor):  # the rest of the input is the body's to check

@@ -27,7 +27,7 @@ whole chain it came from, so its sizes are the pyramid's own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import SupportsIndex, overload
 
@@ -141,11 +141,24 @@ class Levels(tuple[FeatureInfo, ...]):
 
     def select(self, names: Iterable[str]) -> Levels:
         """The levels called ``names``, in pyramid order; an unknown name is an error."""
+        if isinstance(names, str):
+            raise TypeError(f"select takes a list of level names, e.g. [{names!r}], got the string {names!r}")
         names = list(names)
         unknown = [n for n in names if n not in self.names]
         if unknown:
             raise ValueError(f"unknown level {unknown[0]!r}; valid choices: {', '.join(map(repr, self.names))}")
         return Levels((f for f in self if f.name in names), chain=self)
+
+    def renamed(self, names: Sequence[str], channels: int) -> Levels:
+        """These levels under new ``names``, each with ``channels``: what a head that keeps every
+        level's size returns (an FPN). Reduction, rounding and dilation stay, and so does the
+        chain, with these levels renamed in it, so that a head on a slice has the slice's sizes."""
+        names = list(names) if isinstance(names, (list, tuple)) else names
+        if not isinstance(names, list) or len(names) != len(self):
+            raise ValueError(f"renamed needs one new name per level ({len(self)}: {self.names}), got {names!r}")
+        new = {f.name: replace(f, name=n, channels=channels) for f, n in zip(self, names, strict=True)}
+        chain = Levels(new.get(f.name, f) for f in self.chain)  # the other levels only chain the sizes
+        return Levels((new[f.name] for f in self), chain=chain)
 
     def sizes(self, height: int, width: int) -> list[tuple[int, int]]:
         """(H, W) of every level for an input of ``height`` x ``width``, chained level by level along

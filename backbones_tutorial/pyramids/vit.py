@@ -50,8 +50,13 @@ class ViTSimplePyramid(nn.Module):
         n = vit.image_size
         outs = shape_call(self, (1, self.in_channels, n, n))
         assert isinstance(outs, list)
-        self.feature_info = Levels(FeatureInfo(f"p{n // o.shape[2]}", o.shape[1], n // o.shape[2], "floor")
-                                   for o in outs)
+        grid = n // vit.patch_size  # the tokens' side; torchvision's ViT needs image_size % patch_size == 0
+
+        def reduction(side: int) -> int:  # a level's stride, from its side and the grid's (the pool floors)
+            return vit.patch_size // (side // grid) if side >= grid else vit.patch_size * (grid // side)
+
+        self.feature_info = Levels(FeatureInfo(f"p{reduction(o.shape[2])}", o.shape[1], reduction(o.shape[2]),
+                                               "floor") for o in outs)
 
     def check_size(self, height: int, width: int) -> None:
         """Refuse any size but the ViT's own, naming the size it needs."""

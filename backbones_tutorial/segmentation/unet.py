@@ -14,10 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backbones_tutorial.checks import check_batch, is_int
+from backbones_tutorial.checks import check_batch, check_pyramid, is_int
 from backbones_tutorial.pyramids.levels import Levels
 
 torch.fx.wrap("check_batch")
+torch.fx.wrap("check_pyramid")
 
 __all__ = ["UNet", "UNetDecoder", "conv_block"]
 
@@ -48,7 +49,7 @@ class UNetDecoder(nn.Module):
                             ("image_channels", image_channels)):
             if not is_int(value):
                 raise ValueError(f"UNetDecoder: {name} must be a positive int, got {value!r}")
-        self.feature_info = feature_info
+        self.feature_info, self.in_channels = feature_info, in_channels
         below = feature_info[-1].channels
         blocks = []
         for level in reversed(feature_info[:-1]):  # second coarsest to finest
@@ -61,11 +62,11 @@ class UNetDecoder(nn.Module):
         self.head = nn.Conv2d(image_channels, num_classes, 1)
 
     def forward(self, image: torch.Tensor, features: list[torch.Tensor]) -> torch.Tensor:
-        expected = self.feature_info.channels
-        got = [f.shape[1] for f in features]
-        if got != expected:
-            raise ValueError(
-                f"UNetDecoder expects levels with channels {expected} ({self.feature_info.names}), got {got}")
+        features = check_pyramid(features, self.feature_info.channels, "UNetDecoder")  # as declared
+        check_batch(image, self.in_channels, "UNetDecoder (image)")
+        if image.shape[0] != features[0].shape[0]:
+            raise ValueError(f"UNetDecoder: the image batch has {image.shape[0]} samples, the levels "
+                             f"{features[0].shape[0]}; pass the image the levels were computed from")
         x = features[-1]  # (B, C_n, H/r_n, W/r_n), the coarsest level
         for block, skip in zip(self.blocks, reversed(features[:-1]), strict=True):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)  # (B, C, H/r_i, W/r_i)
