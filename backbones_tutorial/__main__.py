@@ -80,7 +80,7 @@ def shapes_table(arch: str, size: tuple[int, int]) -> Table:
         for r in checked_prediction(arch, size)
     )
     caption = f"{arch}, input 3 x {size[0]} x {size[1]} (predicted from the conv and pool arithmetic)"
-    return Table(("stage", "output (C x H x W)", "stride", "parameters"), rows, caption)
+    return Table(("module", "output (C x H x W)", "stride", "parameters"), rows, caption)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -164,4 +164,4 @@ def claims_table(model: str, input_shape: tuple[int, ...] | None = None, title: 
         rows += [(f"output {i}", fmt_shape(shape), "") for i, shape in enumerate(claim.outputs)]
         rows.append(("total", "", fmt_int(claim.total_params)))
     caption = f"{title or claim.model}, one input of {fmt_shape(claim.input_shape)} (checked with torchinfo)"
-    return Table(("stage", "output (C x H x W)", "parameters"), tuple(rows), caption)
+    return Table(("module", "output (C x H x W)", "parameters"), tuple(rows), caption)  # top-level children
