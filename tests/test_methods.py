@@ -1,11 +1,15 @@
 """Every extraction method returns exactly the reference tensors; the method table says what each
 one computes, and says it truly; the hook pitfall is real."""
 
+import copy
+
 import pytest
 import torch
+import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models.resnet import Bottleneck, ResNet
 
+from backbones_tutorial.extractors.freeze import freeze
 from backbones_tutorial.extractors.methods import (
     ALWAYS,
     METHOD_TABLE,
@@ -131,6 +135,28 @@ def test_the_subclass_holds_a_copy_of_the_models_weights_in_the_models_mode(smal
     with torch.no_grad():
         got = build_extractor("subclass", small_resnet, ["layer4"])(x)[0]  # no .eval(): the model's mode
         assert torch.equal(got, BareForward(small_resnet, ["layer4"])(x)[0])
+
+
+@pytest.mark.parametrize("build", [lambda: torchvision.models.resnet18(weights=None, num_classes=10),
+                                   lambda: torchvision.models.resnext50_32x4d(weights=None)],
+                         ids=["resnet18-10-classes", "resnext50_32x4d"])
+def test_the_subclass_rebuilds_other_heads_and_grouped_blocks(build):
+    """Before: torchvision's default constructor (1000 classes, groups 1), so load_state_dict failed
+    deep in torch. The reference: the model's own modules, called in order (BareForward)."""
+    torch.manual_seed(0)
+    model = build().eval()
+    x = torch.randn(1, 3, 65, 47)
+    with torch.no_grad():
+        got, want = build_extractor("subclass", model, list(STAGES))(x), BareForward(model, list(STAGES))(x)
+    assert all(torch.equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+def test_the_subclass_copies_which_parameters_are_trainable(small_resnet):
+    model = copy.deepcopy(small_resnet)
+    freeze(model, ["conv1", "bn1", "layer1"], batchnorm="train")  # requires_grad only: a copy can keep it
+    extractor = build_extractor("subclass", model, list(STAGES))
+    assert count_params(extractor, trainable_only=True) == count_params(model, trainable_only=True)
+    assert count_params(extractor, trainable_only=True) < count_params(model)
 
 
 def test_hook_without_clone_keeps_the_tensor_mutated_in_place(small_resnet):

@@ -469,6 +469,19 @@ def _removed_hooks():
     return h(torch.zeros(1, 3, 32, 32))
 
 
+def _resnet18_with(**children: nn.Module) -> nn.Module:
+    m = torchvision.models.resnet18(weights=None)
+    for name, child in children.items():
+        setattr(m, name, child)
+    return m
+
+
+def _frozen_resnet18(batchnorm: str) -> nn.Module:
+    m = torchvision.models.resnet18(weights=None)
+    freeze(m, ["conv1", "bn1", "layer1"], batchnorm=batchnorm)
+    return m
+
+
 def _odd_levels(batch: int = 1) -> list[torch.Tensor]:
     return [torch.zeros(batch, c, s, s) for c, s in zip(pyramid("resnet18").feature_info.channels,
                                                           (16, 8, 4, 2, 1), strict=True)]
@@ -481,6 +494,12 @@ for label, call, error, words in (
      ("list of submodule names", "the string 'layer1'")),
     ("hooks-empty", lambda: HookExtractor(model("ResNet"), []), ValueError, ("names is empty", "ResNet")),
     ("hooks-removed", _removed_hooks, RuntimeError, ("hooks were removed", "['layer1']", "build a new one")),
+    ("subclass-replaced-head", lambda: build_extractor("subclass", _resnet18_with(fc=nn.Identity()), ["layer2"]),
+     ValueError, ("cannot reproduce 'fc'", "of type Identity", "builds Linear", "'wrapper'")),
+    ("subclass-frozen-bn", lambda: build_extractor("subclass", _frozen_resnet18("frozen"), ["layer2"]),
+     ValueError, ("cannot reproduce 'bn1'", "FrozenBatchNorm2d", "Build the extractor first")),
+    ("subclass-eval-bn", lambda: build_extractor("subclass", _frozen_resnet18("eval"), ["layer2"]),
+     ValueError, ("cannot reproduce 'bn1'", "held in eval mode by freeze()")),
     ("levels-renamed-count", lambda: pyramid("resnet18").feature_info.renamed(["p2"], 8), ValueError,
      ("one new name per level", "['p2']")),
     ("select-string", lambda: pyramid("resnet18").feature_info.select("layer2"), TypeError,

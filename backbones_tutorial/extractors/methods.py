@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torchvision
@@ -187,15 +188,33 @@ class StagesWrapper(nn.Module):
 
 
 def _subclass(model: torchvision.models.ResNet, layers: list[str]) -> nn.Module:
-    """Method 2: ``ResNetStages``, with the model's weights loaded strictly, in the model's mode.
-    (The package's ``ResNetFeatures`` of chapter 4 also returns the stem map: not what chapter 6
-    shows, and its memory would be charged to the method.)"""
+    """Method 2: ``ResNetStages``, built by torchvision's constructor with the model's arguments, its
+    weights loaded strictly, its trainable flags and mode copied. (The package's ``ResNetFeatures`` of
+    chapter 4 also returns the stem map: not what chapter 6 shows, and its memory would be charged
+    to the method.) A module the constructor does not build (a FrozenBatchNorm2d, a replaced head)
+    is refused by name: a copy by state dict could not reproduce it."""
     block, counts = type(model.layer1[0]), [len(getattr(model, s)) for s in STAGES]
+    conv2 = cast(nn.Conv2d, model.layer1[0].conv2)  # its groups and width: ResNeXt, wide ResNet
+    kwargs = {"groups": conv2.groups, "width_per_group": conv2.out_channels // conv2.groups}
+    if isinstance(model.fc, nn.Linear):
+        kwargs["num_classes"] = model.fc.out_features
     reference = next(model.parameters())
     with torch.device("meta"):  # no random initialisation: load_state_dict sets every value below
-        features = ResNetStages(block, counts, replace_stride_with_dilation=_dilated_stages(model))
+        features = ResNetStages(block, counts, replace_stride_with_dilation=_dilated_stages(model), **kwargs)
+    built = dict(features.named_modules())
+    for name, module in model.named_modules():
+        if name and (name in built and type(built[name]) is not type(module) or hasattr(module, "_keep_eval_handle")):
+            what = "held in eval mode by freeze()" if hasattr(module, "_keep_eval_handle") else (
+                f"of type {type(module).__name__} where torchvision's constructor builds {type(built[name]).__name__}")
+            raise ValueError(f"the subclass method rebuilds the model with torchvision's constructor and loads its "
+                             f"state dict, which cannot reproduce {name!r}: it is {what}. Build the extractor "
+                             f"first and change it after, or use a method that keeps the model's own modules "
+                             f"('wrapper', 'children')")
     features = features.to_empty(device=reference.device).to(reference.dtype)
     features.load_state_dict(model.state_dict(), strict=True)
+    trainable = {name: p.requires_grad for name, p in model.named_parameters()}
+    for name, p in features.named_parameters():
+        p.requires_grad_(trainable[name])  # a copy frozen where the model is
     return Select(features.train(model.training), layers)
 
 
