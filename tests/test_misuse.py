@@ -500,6 +500,8 @@ for label, call, error, words in (
      ValueError, ("cannot reproduce 'bn1'", "FrozenBatchNorm2d", "Build the extractor first")),
     ("subclass-eval-bn", lambda: build_extractor("subclass", _frozen_resnet18("eval"), ["layer2"]),
      ValueError, ("cannot reproduce 'bn1'", "held in eval mode by freeze()")),
+    ("truncate-efficientnet-head", lambda: truncate(on_meta(torchvision.models.efficientnet_b0), "classifier"),
+     ValueError, ("keeps a Linear layer right after 'avgpool'", "flattens", "cut at 'avgpool'")),
     ("levels-renamed-count", lambda: pyramid("resnet18").feature_info.renamed(["p2"], 8), ValueError,
      ("one new name per level", "['p2']")),
     ("select-string", lambda: pyramid("resnet18").feature_info.select("layer2"), TypeError,

@@ -18,10 +18,14 @@ from backbones_tutorial.checks import check_choice, check_name, check_type
 __all__ = ["child_table", "cut_children", "truncate", "up_to"]
 
 
+_SHAPE_KEEPING = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity)  # looked past: EfficientNet's head
+
+
 def _first_leaf(module: nn.Module) -> nn.Module:
-    while next(module.children(), None) is not None:
-        module = next(module.children())
-    return module
+    """The first leaf that ``module`` runs (a Sequential runs its children in order), past the
+    dropouts and identities, which change no shape."""
+    leaves = [m for m in module.modules() if next(m.children(), None) is None]
+    return next((m for m in leaves if not isinstance(m, _SHAPE_KEEPING)), leaves[0] if leaves else module)
 
 
 def truncate(model: nn.Module, name: str) -> nn.Sequential:
