@@ -43,7 +43,10 @@ def test_the_minimum_side_runs_and_one_less_is_refused(arch):
     outs = meta_call(pyramid, torch.empty(1, 3, n, n, device="meta"))
     assert [tuple(o.shape[2:]) for o in outs] == level_sizes(c.levels, n, n)
     if n > 1:
-        with pytest.raises(RuntimeError):  # torch's own failure, which the contract predicts
+        with pytest.raises(ValueError, match=f"at least {n}, got shape \\[1, 3, {n - 1}, {n - 1}\\]"):
+            meta_call(pyramid, torch.empty(1, 3, n - 1, n - 1, device="meta"))  # the pyramid refuses it
+        pyramid.minimum_side = 1  # lift the check: torch's own failure, which the contract predicts
+        with pytest.raises(RuntimeError):
             meta_call(pyramid, torch.empty(1, 3, n - 1, n - 1, device="meta"))
         refused = contract(arch, (n - 1, 300))
         assert refused.shapes == () and f"the minimum is {n}x{n}" in refused.refused

@@ -502,6 +502,8 @@ for label, call, error, words in (
      ValueError, ("cannot reproduce 'bn1'", "held in eval mode by freeze()")),
     ("truncate-efficientnet-head", lambda: truncate(on_meta(torchvision.models.efficientnet_b0), "classifier"),
      ValueError, ("keeps a Linear layer right after 'avgpool'", "flattens", "cut at 'avgpool'")),
+    ("backbone-convnext-too-small", lambda: pyramid("convnext_tiny")(torch.zeros(1, 3, 31, 64, device="meta")),
+     ValueError, ("ConvNeXt pyramid", "at least 32", "[1, 3, 31, 64]")),
     ("levels-renamed-count", lambda: pyramid("resnet18").feature_info.renamed(["p2"], 8), ValueError,
      ("one new name per level", "['p2']")),
     ("select-string", lambda: pyramid("resnet18").feature_info.select("layer2"), TypeError,

@@ -114,9 +114,13 @@ class Pyramid(nn.Module):
         self.steps = steps[: ends[-1] + 1]  # the head is never called
         self.ends = frozenset(ends)
         self.fixed_size: tuple[int, int] | None = None
+        self.minimum_side = self.feature_info.minimum_side()  # VGG, ConvNeXt: 32; Swin: 4; the others: 1
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        check_batch(x, self.in_channels, f"{self.family} pyramid", next(self.body.parameters()).dtype)
+        # the smallest side, checked in eager mode: under torch.compile or torch.export a size check
+        # would become a guard, narrowing the dynamic sizes a user declared
+        minimum = 1 if torch.compiler.is_compiling() else self.minimum_side
+        check_batch(x, self.in_channels, f"{self.family} pyramid", next(self.body.parameters()).dtype, minimum)
         levels = []
         for i, step in enumerate(self.steps):
             for path in step.paths:

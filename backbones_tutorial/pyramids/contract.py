@@ -21,24 +21,13 @@ from backbones_tutorial.display import Table, fmt_shape
 from backbones_tutorial.pyramids.levels import Levels, level_size
 from backbones_tutorial.registry import PYRAMIDS
 
-__all__ = ["Contract", "Padding", "contract", "contract_report", "level_sizes", "minimum_side", "pad_to_multiple",
+__all__ = ["Contract", "Padding", "contract", "contract_report", "level_sizes", "pad_to_multiple",
            "pyramid_on_meta"]
 
 
 def level_sizes(levels: Levels, height: int, width: int) -> list[tuple[int, int]]:
     """(H, W) of every level for an input of ``height`` x ``width``: ``Levels.sizes``, the one rule."""
     return levels.sizes(height, width)
-
-
-def minimum_side(levels: Levels, limit: int = 4096) -> int:
-    """The smallest input side at which every level keeps at least one row."""
-    for n in range(1, limit + 1):
-        try:
-            if min(min(hw) for hw in level_sizes(levels, n, n)) >= 1:
-                return n
-        except ValueError:  # an earlier level was already empty
-            continue
-    raise ValueError(f"no side up to {limit} keeps every level non-empty")
 
 
 @dataclass(frozen=True)
@@ -90,7 +79,7 @@ def contract(arch: str, size: tuple[int, int]) -> Contract:
     divisor = max(levels.reductions)
     padded = (-(-h // divisor) * divisor, -(-w // divisor) * divisor)
     # A fixed-size model takes no side but its own: the levels' arithmetic alone would allow 32 for ViT.
-    minimum = min(fixed) if fixed is not None else minimum_side(levels)
+    minimum = min(fixed) if fixed is not None else levels.minimum_side()
     refused = None
     if fixed is not None and tuple(size) != fixed:
         refused = (f"{arch} takes only {fixed[0]}x{fixed[1]} inputs (its image_size, fixed by its position "

@@ -178,6 +178,16 @@ class Levels(tuple[FeatureInfo, ...]):
             previous = f.reduction
         return [chained[f.name] for f in self]
 
+    def minimum_side(self, limit: int = 4096) -> int:
+        """The smallest input side at which every level of the pyramid (``chain``) keeps a row."""
+        for n in range(1, limit + 1):
+            try:
+                if min(min(hw) for hw in self.chain.sizes(n, n)) >= 1:
+                    return n
+            except ValueError:  # an earlier level was already empty
+                continue
+        raise ValueError(f"no side up to {limit} keeps every level of {self.chain.names} non-empty")
+
     def shapes(self, height: int, width: int) -> list[tuple[int, int, int]]:
         """(C, H, W) of every level for an input of ``height`` x ``width`` (chained, see ``sizes``)."""
         return [(f.channels, h, w) for f, (h, w) in zip(self, self.sizes(height, width), strict=True)]
