@@ -250,3 +250,17 @@ def test_stat_shift_by_hand_in_eval_mode_leaving_the_statistics_alone():
     # stem: |1 - 0| / sqrt(1) = 1; its output is (1 - 0) / 1 = 1, so deep: |1 - 1| / 2 = 0
     assert shift == pytest.approx({"stem": 1.0, "deep": 0.0}, abs=1e-5)  # the stem's own eps: 1 / sqrt(1 + 1e-5)
     assert backbone.training and float(backbone.stem[0].running_mean[0]) == 0.0  # mode and statistics kept
+
+
+def test_the_learning_curve_names_the_loss_it_was_trained_with():
+    """Before: "cross-entropy + Dice" under every curve, though the default loss weights the
+    cross-entropy. Both keys of LOSSES get their own label; another name is refused."""
+    from backbones_tutorial.segmentation.training import LOSSES
+    from backbones_tutorial.viz.segmentation import LOSS_NAMES, plot_history
+
+    assert set(LOSS_NAMES) == set(LOSSES)
+    history = [(0, 0.1, 2.0), (1, 0.2, 1.5)]
+    assert plot_history(history).axes[0].get_ylabel() == "training loss (weighted cross-entropy + Dice)"
+    assert plot_history(history, "ce+dice").axes[0].get_ylabel() == "training loss (cross-entropy + Dice)"
+    with pytest.raises(ValueError, match="unknown loss 'dice'; valid choices: 'weighted-ce\\+dice', 'ce\\+dice'"):
+        plot_history(history, "dice")

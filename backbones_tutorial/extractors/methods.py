@@ -137,6 +137,7 @@ class HookExtractor(nn.Module):
                                  f"so the names must be distinct")
         self._store: dict[str, torch.Tensor] = {}
         self._handles = [modules[n].register_forward_hook(self._hook(n)) for n in self.names]
+        self._removed = False
 
     def _hook(self, name: str):
         def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
@@ -144,7 +145,7 @@ class HookExtractor(nn.Module):
         return hook
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        if not self._handles:
+        if self._removed:  # a bool, not the handles: torch.compile cannot represent a RemovableHandle
             raise RuntimeError(f"this HookExtractor's hooks were removed (remove()); build a new one to "
                                f"extract {self.names} again")
         self._store.clear()
@@ -155,7 +156,7 @@ class HookExtractor(nn.Module):
         """Detach the hooks from the model."""
         for handle in self._handles:
             handle.remove()
-        self._handles = []
+        self._handles, self._removed = [], True
 
 
 class ResNetStages(torchvision.models.ResNet):

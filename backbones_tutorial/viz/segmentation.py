@@ -9,9 +9,10 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
+from backbones_tutorial.checks import check_choice
 from backbones_tutorial.segmentation.synthetic import CLASSES, PALETTE
 
-__all__ = ["MASK_COLORS", "plot_freezing", "plot_history", "plot_samples"]
+__all__ = ["LOSS_NAMES", "MASK_COLORS", "plot_freezing", "plot_history", "plot_samples"]
 
 MASK_COLORS = ListedColormap([(0.12, 0.12, 0.12), *PALETTE[1:]])  # background dark, each class its colour
 
@@ -40,15 +41,19 @@ def plot_samples(images: np.ndarray, masks: np.ndarray, predictions: np.ndarray 
     return fig
 
 
-def plot_history(history: Sequence[tuple[int, float, float]]) -> Figure:
-    """The training loss at each step."""
+LOSS_NAMES = {"weighted-ce+dice": "weighted cross-entropy + Dice", "ce+dice": "cross-entropy + Dice"}  # LOSSES
+
+
+def plot_history(history: Sequence[tuple[int, float, float]], loss: str = "weighted-ce+dice") -> Figure:
+    """The training loss at each step; ``loss`` is the one trained with (a key of ``training.LOSSES``)."""
+    check_choice(loss, LOSS_NAMES, "loss")
     steps = [h[0] for h in history]
     losses = [h[2] for h in history]
     fig = Figure(figsize=(6, 3), layout="constrained")
     ax = fig.subplots()
     ax.plot(steps, losses, lw=1.2)
     ax.set_xlabel("step")
-    ax.set_ylabel("training loss (cross-entropy + Dice)")
+    ax.set_ylabel(f"training loss ({LOSS_NAMES[loss]})")
     ax.grid(True, alpha=0.3)
     return fig
 
