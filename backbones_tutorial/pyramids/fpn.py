@@ -119,7 +119,6 @@ class PyramidFPN(nn.Module):
                             f"got {type(body).__name__} with feature_info={levels!r}")
         self.body = body
         self.fpn = FPN(levels.channels, out_channels)  # read, never typed: 96/192/384/768 for ConvNeXt-T
-        check_int(out_channels, "out_channels")
         # each output has its level's size, slice or dilation included: the body's levels, renamed
         self.feature_info = levels.renamed([f"p_{f.name}" for f in levels], out_channels)
 
