@@ -79,3 +79,14 @@ def random_bn_statistics(model: nn.Module, seed: int) -> None:
         if isinstance(m, nn.BatchNorm2d):
             m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
             m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+
+
+class LastThree(nn.Module):
+    """A user's pyramid made of another's last three levels, declared as a slice of its feature_info."""
+
+    def __init__(self, pyramid: nn.Module) -> None:
+        super().__init__()
+        self.pyramid, self.feature_info = pyramid, pyramid.feature_info[1:]
+
+    def forward(self, x):
+        return self.pyramid(x)[1:]

@@ -9,6 +9,7 @@ import random
 import pytest
 import torch
 import torchvision
+from conftest import LastThree
 
 from backbones_tutorial.extractors.zoo import vgg16_blocks
 from backbones_tutorial.pyramids.backbone import backbone
@@ -22,17 +23,6 @@ _rng = random.Random(19)  # seeded: the same 20 sizes on every run
 # odd sides, never equal: 20 (H, W) pairs from 65 (VGG keeps its coarsest level) to 129 (cheap forwards)
 _PAIRS = ((_rng.randrange(65, 131, 2), _rng.randrange(65, 131, 2)) for _ in range(40))
 SIZES = [(h, w) for h, w in _PAIRS if h != w][:20]
-
-class LastThree(torch.nn.Module):
-    """A user's pyramid made of another's last three levels, declared as a slice of its feature_info."""
-
-    def __init__(self, pyramid: torch.nn.Module) -> None:
-        super().__init__()
-        self.pyramid, self.feature_info = pyramid, pyramid.feature_info[1:]
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return self.pyramid(x)[1:]
-
 
 PYRAMIDS = {
     "resnet18 (torchvision)": lambda: backbone("resnet18"),

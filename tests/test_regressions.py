@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.fx
 import torchvision
+from conftest import LastThree
 
 from backbones_tutorial.display import Table
 from backbones_tutorial.extractors.methods import HookExtractor, build_extractor
@@ -127,22 +128,11 @@ def test_a_vit_with_an_odd_token_grid_declares_strides_4_to_32(image_size):
     pyramid.feature_info.check(maps, image_size, image_size)
 
 
-class _LastThree(torch.nn.Module):
-    """A user's pyramid that keeps the last three levels of another, declaring them as a slice."""
-
-    def __init__(self, pyramid: torch.nn.Module) -> None:
-        super().__init__()
-        self.pyramid, self.feature_info = pyramid, pyramid.feature_info[1:]
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return self.pyramid(x)[1:]
-
-
 def test_an_fpn_on_a_sliced_swin_pyramid_declares_the_sizes_it_computes():
     """Before: PyramidFPN rebuilt its levels from the slice's reductions alone, losing the chain: one
     ceil from the input, 29/15/8 rows at 225 where Swin computes 28/14/7 (floor at the stem, then ceil)."""
     torch.manual_seed(0)
-    fpn = PyramidFPN(_LastThree(backbone("swin_t")), 8).eval()
+    fpn = PyramidFPN(LastThree(backbone("swin_t")), 8).eval()
     with torch.no_grad():
         maps = fpn(torch.randn(1, 3, 225, 97))
     assert [tuple(m.shape[-2:]) for m in maps] == [(28, 12), (14, 6), (7, 3)]  # floor(225/4)=56, then ceil halvings

@@ -204,13 +204,17 @@ def _subclass(model: torchvision.models.ResNet, layers: list[str]) -> nn.Module:
         features = ResNetStages(block, counts, replace_stride_with_dilation=_dilated_stages(model), **kwargs)
     built = dict(features.named_modules())
     for name, module in model.named_modules():
-        if name and (name in built and type(built[name]) is not type(module) or hasattr(module, "_keep_eval_handle")):
-            what = "held in eval mode by freeze()" if hasattr(module, "_keep_eval_handle") else (
-                f"of type {type(module).__name__} where torchvision's constructor builds {type(built[name]).__name__}")
-            raise ValueError(f"the subclass method rebuilds the model with torchvision's constructor and loads its "
-                             f"state dict, which cannot reproduce {name!r}: it is {what}. Build the extractor "
-                             f"first and change it after, or use a method that keeps the model's own modules "
-                             f"('wrapper', 'children')")
+        if hasattr(module, "_keep_eval_handle"):
+            what = "held in eval mode by freeze()"
+        elif name and name in built and type(built[name]) is not type(module):
+            what = (f"of type {type(module).__name__} where torchvision's constructor builds "
+                    f"{type(built[name]).__name__}")
+        else:
+            continue
+        raise ValueError(f"the subclass method rebuilds the model with torchvision's constructor and loads its "
+                         f"state dict, which cannot reproduce {name!r}: it is {what}. Build the extractor "
+                         f"first and change it after, or use a method that keeps the model's own modules "
+                         f"('wrapper', 'children')")
     features = features.to_empty(device=reference.device).to(reference.dtype)
     features.load_state_dict(model.state_dict(), strict=True)
     trainable = {name: p.requires_grad for name, p in model.named_parameters()}
